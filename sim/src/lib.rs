@@ -1,0 +1,3 @@
+//! Orrery's engine. See ARCHITECTURE.md at the repository root for the map.
+pub mod rng;
+pub mod time;

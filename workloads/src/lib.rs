@@ -1,0 +1,1 @@
+//! Reference systems under test.
