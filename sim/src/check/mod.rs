@@ -1,0 +1,1 @@
+//! Checkers: histories, linearizability, invariants, liveness and sometimes-coverage.
