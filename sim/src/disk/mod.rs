@@ -25,9 +25,10 @@
 //! - Crash points: `arm_crash_at_operation(n)` (one-shot) or
 //!   `crash_probability_per_operation` (drawn per operation). When one fires, that operation
 //!   has no effect and returns `DiskError::Crashed`, `crash_pending()` becomes true, and every
-//!   later operation also returns `Crashed` without effect or count. The world checks
-//!   `crash_pending()` after each handler and each `complete`, and if set crashes the node
-//!   (discarding the rest of the handler's sends and timers, as if power was cut there).
+//!   later operation also returns `Crashed` without effect or count (a `complete` then
+//!   returns `Crashed` and drops its operation). The world checks `crash_pending()` after
+//!   each handler, and if set crashes the node (discarding the rest of the handler's sends
+//!   and timers, as if power was cut there). `complete` never fires a crash point itself.
 //! - `crash()` must be called whenever the node crashes, for any reason: it applies the
 //!   crash contract, drops in-flight operations, resets the operation index and clears
 //!   `crash_pending`. Then the node restarts on the same `Disk`.
@@ -556,17 +557,15 @@ impl Disk {
         let sectors = length_after.div_ceil(sector_size_bytes);
         // One more choice than there are sectors: the last one means "nowhere".
         let choice = self.streams.misdirected_write.below(sectors as u64 + 1) as usize;
-        let landed =
-            (choice < sectors)
-                .then(|| choice * sector_size_bytes)
-                .map(|target| {
-                    if target == offset {
-                        (choice + 1) % sectors * sector_size_bytes
-                    } else {
-                        target
-                    }
-                })
-                .filter(|target| *target != offset);
+        let landed = if choice == sectors {
+            None
+        } else {
+            let target = choice * sector_size_bytes;
+            let target =
+                if target == offset { (choice + 1) % sectors * sector_size_bytes } else { target };
+            // A one-sector file has nowhere else to put it.
+            (target != offset).then_some(target)
+        };
         if let Some(target) = landed {
             let length = data.len().min(length_after - target);
             file.write(target, &data[..length]);
