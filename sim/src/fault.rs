@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::disk::DiskConfig;
 use crate::net::{LinkConfig, PartitionShape};
 use crate::node::NodeId;
 use crate::rng::{label_hash, Stream};
@@ -69,6 +70,17 @@ pub enum ControlAction {
     },
     /// Sets every link's capacity (`path_capacity`) in packets.
     SetCapacity(u32),
+    /// Replaces a node's disk settings (fault rates, latency, crash mode), or every node's.
+    SetDisk {
+        node: Option<NodeId>,
+        config: DiskConfig,
+    },
+    /// The node loses power at its `operation`-th disk operation from now (1-based, counted
+    /// in its current incarnation; one-shot), inside whatever handler issues it.
+    CrashAtDiskOperation {
+        node: NodeId,
+        operation: u64,
+    },
 }
 
 impl ControlAction {
@@ -92,6 +104,8 @@ impl ControlAction {
             ControlAction::SetDefaultLink(_) => "set_default_link",
             ControlAction::SetLink { .. } => "set_link",
             ControlAction::SetCapacity(_) => "set_capacity",
+            ControlAction::SetDisk { .. } => "set_disk",
+            ControlAction::CrashAtDiskOperation { .. } => "crash_at_disk_operation",
         }
     }
 
@@ -104,7 +118,9 @@ impl ControlAction {
             | ControlAction::Resume(node)
             | ControlAction::SetClock { node, .. }
             | ControlAction::SetNodeUp { node, .. }
-            | ControlAction::ClogNode { node, .. } => Some(*node),
+            | ControlAction::ClogNode { node, .. }
+            | ControlAction::CrashAtDiskOperation { node, .. } => Some(*node),
+            ControlAction::SetDisk { node, .. } => *node,
             _ => None,
         }
     }
@@ -130,6 +146,10 @@ impl ControlAction {
             ControlAction::SetDefaultLink(config) => Some(format!("{config:?}")),
             ControlAction::SetLink { from, to, config } => Some(format!("{from}->{to} {config:?}")),
             ControlAction::SetCapacity(capacity) => Some(format!("packets={capacity}")),
+            ControlAction::SetDisk { config, .. } => Some(format!("{config:?}")),
+            ControlAction::CrashAtDiskOperation { operation, .. } => {
+                Some(format!("operation={operation}"))
+            }
             _ => None,
         }
     }

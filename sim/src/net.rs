@@ -12,7 +12,8 @@
 //! - at send: the sender's network interface must be up (`NodeDown`); the pair must not be
 //!   partitioned (`Partition`); the link's queue (packets in flight) must have room, else the
 //!   packet is dropped (`QueueFull`, drop-tail) or, on `WhenFull::Reject` links, the send
-//!   returns an error to the sender; then loss (`Loss`), latency, corruption, duplication.
+//!   returns an error to the sender; then loss (`Loss`), latency, corruption, duplication
+//!   (a copy is only made if the queue has room for it as well).
 //! - at delivery: the pair must still not be partitioned (`Partition`); a clogged link holds
 //!   the packet until the clog ends and then delivers it in its original order; the receiver
 //!   must be up and running (`NodeDown`); a corrupted packet the codec cannot decode is
@@ -396,10 +397,8 @@ impl PartitionShape {
                     }
                 }
                 // Nodes in no group get a private group each when possible, else none.
-                let mut next = list.len();
-                for mask in groups.iter_mut().filter(|m| **m == 0) {
+                for (next, mask) in (list.len()..).zip(groups.iter_mut().filter(|m| **m == 0)) {
                     *mask = if next < 64 { 1 << next } else { 0 };
-                    next += 1;
                 }
                 if groups.contains(&0) {
                     return Err("too many nodes left outside the partition groups".to_string());
@@ -437,10 +436,8 @@ impl PartitionShape {
                         groups[node.index()] |= 1 << window;
                     }
                 }
-                let mut next = n;
-                for mask in groups.iter_mut().filter(|m| **m == 0) {
+                for (next, mask) in (n..).zip(groups.iter_mut().filter(|m| **m == 0)) {
                     *mask = if next < 64 { 1 << next } else { 0 };
-                    next += 1;
                 }
             }
             PartitionShape::Bridge { left, bridge, right } => {
@@ -744,15 +741,21 @@ impl Network {
                 .get_or_insert_with(|| Stream::with_parts(seed, "net.duplicate", &parts));
             if stream.bernoulli(config.duplicate_probability) {
                 // The copy's latency comes from the duplicate stream, so duplication never
-                // shifts the latency draws of later packets.
+                // shifts the latency draws of later packets. It is drawn even when the copy
+                // is not made (below), so the stream never depends on the queue's depth.
                 let mut at = now + config.latency.sample(stream);
-                if config.fifo {
-                    at = at.max(link.fifo_last);
-                    link.fifo_last = at;
+                // The copy needs a place in the queue too: a copy that would overfill it
+                // (in_flight < capacity here, so no overflow) is never made, as drop-tail
+                // would drop it; nobody sent it, so it is neither a drop nor a duplicate.
+                if link.in_flight + 1 < config.capacity_packets {
+                    if config.fifo {
+                        at = at.max(link.fifo_last);
+                        link.fifo_last = at;
+                    }
+                    duplicate_at = Some(at);
+                    link.stats.duplicated += 1;
+                    link.in_flight += 1;
                 }
-                duplicate_at = Some(at);
-                link.stats.duplicated += 1;
-                link.in_flight += 1;
             }
         }
         link.in_flight += 1;

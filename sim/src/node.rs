@@ -10,6 +10,7 @@
 use std::any::Any;
 use std::fmt;
 
+use crate::disk::{Disk, DiskError, DiskOp, DiskOutput, DiskTicket};
 use crate::net::SendError;
 use crate::rng::Stream;
 use crate::time::{Duration, Instant};
@@ -67,6 +68,15 @@ pub trait Process<M, W: Wire<M> = Typed>: Any {
     fn on_message(&mut self, ctx: &mut Context<'_, M, W>, from: NodeId, message: M);
     /// Called when a timer set with `Context::set_timer` fires; `tag` is the caller's.
     fn on_timer(&mut self, _ctx: &mut Context<'_, M, W>, _timer: TimerId, _tag: u64) {}
+    /// Called when a disk operation submitted with `AppDisk::submit` completes (`Err` if it
+    /// failed). Operations in flight when the node crashes never complete.
+    fn on_disk(
+        &mut self,
+        _ctx: &mut Context<'_, M, W>,
+        _ticket: DiskTicket,
+        _result: Result<DiskOutput, DiskError>,
+    ) {
+    }
 }
 
 /// A message as received by a pull-style endpoint.
@@ -163,7 +173,7 @@ impl<M: fmt::Debug + 'static, W: Wire<M>> Context<'_, M, W> {
     /// Like `send`, but a link configured with `WhenFull::Reject` reports a full queue.
     #[inline]
     pub fn try_send(&mut self, to: NodeId, message: M) -> Result<(), SendError> {
-        if self.core.power_lost {
+        if self.core.power_lost(self.node) {
             return Ok(());
         }
         self.core.send(self.node, to, message)
@@ -188,7 +198,7 @@ impl<M: fmt::Debug + 'static, W: Wire<M>> Context<'_, M, W> {
 
     /// Records a trace event of this node: `ctx.record("elected", &[("term", 3u64.into())])`.
     pub fn record(&mut self, kind: &str, fields: &[(&str, Value<'_>)]) {
-        if self.core.power_lost {
+        if self.core.power_lost(self.node) {
             return;
         }
         self.core.record_user(Some(self.node), kind, fields);
@@ -198,10 +208,85 @@ impl<M: fmt::Debug + 'static, W: Wire<M>> Context<'_, M, W> {
     /// buggify enabled; each site is switched on or off once per run and, when on, fires with
     /// the configured probability. Activations are traced.
     pub fn buggify(&mut self, site: &'static str) -> bool {
-        if self.core.power_lost {
+        if self.core.power_lost(self.node) {
             return false;
         }
         self.core.buggify(self.node, site)
+    }
+
+    /// This node's simulated disk, which survives crashes (see `disk` for the crash
+    /// contract). Only the application's operations: fault settings are on `Control`.
+    pub fn disk(&mut self) -> AppDisk<'_, M, W> {
+        AppDisk { node: self.node, core: self.core }
+    }
+}
+
+/// A node's disk as its process sees it: file operations, immediate or completion-based.
+/// If a crash point fires during an operation, the node has lost power: that operation and
+/// every later effect of the current callback (sends, timers, records, disk writes) vanish,
+/// and the node crashes when the callback returns.
+pub struct AppDisk<'c, M, W: Wire<M> = Typed> {
+    node: NodeId,
+    core: &'c mut Core<M, W>,
+}
+
+impl<M: fmt::Debug + 'static, W: Wire<M>> AppDisk<'_, M, W> {
+    fn disk(&mut self) -> &mut Disk {
+        &mut self.core.disks[self.node.index()]
+    }
+    pub fn create(&mut self, path: &str) -> Result<(), DiskError> {
+        self.disk().create(path)
+    }
+    pub fn exists(&mut self, path: &str) -> Result<bool, DiskError> {
+        self.disk().exists(path)
+    }
+    pub fn write(&mut self, path: &str, offset_bytes: u64, data: &[u8]) -> Result<(), DiskError> {
+        self.disk().write(path, offset_bytes, data)
+    }
+    /// Appends and returns the offset the data starts at.
+    pub fn append(&mut self, path: &str, data: &[u8]) -> Result<u64, DiskError> {
+        self.disk().append(path, data)
+    }
+    pub fn read(
+        &mut self,
+        path: &str,
+        offset_bytes: u64,
+        length_bytes: u64,
+    ) -> Result<Vec<u8>, DiskError> {
+        self.disk().read(path, offset_bytes, length_bytes)
+    }
+    /// The whole file.
+    pub fn read_all(&mut self, path: &str) -> Result<Vec<u8>, DiskError> {
+        let length = self.disk().length_bytes(path)?;
+        self.disk().read(path, 0, length)
+    }
+    pub fn length_bytes(&mut self, path: &str) -> Result<u64, DiskError> {
+        self.disk().length_bytes(path)
+    }
+    pub fn truncate(&mut self, path: &str, length_bytes: u64) -> Result<(), DiskError> {
+        self.disk().truncate(path, length_bytes)
+    }
+    pub fn delete(&mut self, path: &str) -> Result<(), DiskError> {
+        self.disk().delete(path)
+    }
+    pub fn rename(&mut self, from: &str, to: &str) -> Result<(), DiskError> {
+        self.disk().rename(from, to)
+    }
+    pub fn list(&mut self, prefix: &str) -> Result<Vec<String>, DiskError> {
+        self.disk().list(prefix)
+    }
+    /// Makes the file's data durable (not its name: see `sync_directory`).
+    pub fn sync(&mut self, path: &str) -> Result<(), DiskError> {
+        self.disk().sync(path)
+    }
+    /// Makes creates, renames and deletes durable.
+    pub fn sync_directory(&mut self) -> Result<(), DiskError> {
+        self.disk().sync_directory()
+    }
+    /// Submits an operation that completes after the disk's latency; the result arrives in
+    /// `Process::on_disk` with the returned ticket.
+    pub fn submit(&mut self, op: DiskOp) -> Result<DiskTicket, DiskError> {
+        self.core.submit_disk(self.node, op)
     }
 }
 

@@ -285,7 +285,7 @@ fn write_decimal(f: &mut fmt::Formatter<'_>, value: u64, scale: u64) -> fmt::Res
         return Ok(());
     }
     let mut digits = scale.ilog10() as usize;
-    while fraction % 10 == 0 {
+    while fraction.is_multiple_of(10) {
         fraction /= 10;
         digits -= 1;
     }
@@ -321,7 +321,8 @@ mod tests {
     // Proves malformed durations are typed errors, never panics or silent zeros.
     #[test]
     fn rejects_malformed_durations() {
-        let cases: [(&str, fn(&DurationError) -> bool); 9] = [
+        type IsExpected = fn(&DurationError) -> bool;
+        let cases: [(&str, IsExpected); 9] = [
             ("", |e| matches!(e, DurationError::Empty)),
             ("-1s", |e| matches!(e, DurationError::Negative(_))),
             ("100", |e| matches!(e, DurationError::MissingUnit(_))),

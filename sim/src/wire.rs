@@ -94,14 +94,20 @@ impl<C: Codec> Wire<C::Message> for Encoded<C> {
         self.0.decode(&packet.0)
     }
 
-    /// Flips one to three random bits.
+    /// Flips one to three distinct random bits (never the same bit twice, which would undo
+    /// the corruption and report a change that did not happen).
     fn corrupt(&mut self, packet: &mut Frame, stream: &mut Stream) -> bool {
         if packet.0.is_empty() {
             return false;
         }
-        let flips = 1 + stream.below(3);
-        for _ in 0..flips {
+        let flips = 1 + stream.below(3) as usize;
+        let mut flipped = [u64::MAX; 3];
+        for slot in 0..flips {
             let bit = stream.below(packet.0.len() as u64 * 8);
+            if flipped.contains(&bit) {
+                continue;
+            }
+            flipped[slot] = bit;
             packet.0[(bit / 8) as usize] ^= 1 << (bit % 8);
         }
         true

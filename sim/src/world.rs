@@ -11,6 +11,9 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::fmt::Debug;
 
+use crate::disk::{
+    Disk, DiskConfig, DiskConfigError, DiskError, DiskEvent, DiskOp, DiskStats, DiskTicket,
+};
 use crate::fault::{Buggify, BuggifyConfig, ControlAction};
 use crate::net::{DropCause, LinkConfig, NetStats, Network, Refusal, SendError};
 use crate::node::{Clock, Context, Endpoint, Envelope, NodeId, NodeStatus, Process, TimerId};
@@ -98,6 +101,12 @@ pub(crate) enum Event<P> {
     HealPartition {
         generation: u64,
     },
+    /// A submitted disk operation completes.
+    DiskDone {
+        node: NodeId,
+        ticket: DiskTicket,
+        incarnation: u32,
+    },
 }
 
 #[derive(Debug)]
@@ -138,15 +147,13 @@ pub struct Core<M, W: Wire<M>> {
     pub(crate) topology: Topology,
     pub(crate) trace: Trace,
     pub(crate) buggify: Buggify,
+    pub(crate) disks: Vec<Disk>,
     next_timer: u64,
     cancelled_timers: BTreeSet<u64>,
     /// Packets held by clogs, in arrival order.
     clog_held: Vec<Delivery<W::Packet>>,
     partition_generation: u64,
     events_processed: u64,
-    /// Set when the current handler's node lost power mid-callback: its remaining effects
-    /// vanish.
-    pub(crate) power_lost: bool,
 }
 
 /// One simulated run. `M` is the message type; `W` the wire (see `wire`).
@@ -165,6 +172,7 @@ pub struct WorldBuilder<M, W: Wire<M> = Typed> {
     topology: Topology,
     factories: Vec<Option<Factory<M, W>>>,
     link_default: LinkConfig,
+    disk: DiskConfig,
     config: WorldConfig,
     recording: bool,
 }
@@ -185,6 +193,7 @@ impl<M: Debug + 'static, W: Wire<M>> WorldBuilder<M, W> {
             topology: Topology::new(),
             factories: Vec::new(),
             link_default: LinkConfig::default(),
+            disk: DiskConfig::default(),
             config: WorldConfig::default(),
             recording: false,
         }
@@ -243,6 +252,12 @@ impl<M: Debug + 'static, W: Wire<M>> WorldBuilder<M, W> {
         self
     }
 
+    /// The disk settings of every node (crash contract mode, fault rates, latency).
+    pub fn disk(mut self, config: DiskConfig) -> Self {
+        self.disk = config;
+        self
+    }
+
     pub fn config(mut self, config: WorldConfig) -> Self {
         self.config = config;
         self
@@ -255,8 +270,22 @@ impl<M: Debug + 'static, W: Wire<M>> WorldBuilder<M, W> {
     }
 
     /// Builds the world and schedules every process node's start at time zero.
+    ///
+    /// Panics if the disk settings are invalid; settings that come from input should go
+    /// through `try_build`.
     pub fn build(self) -> World<M, W> {
+        match self.try_build() {
+            Ok(world) => world,
+            Err(error) => panic!("invalid world settings: {error}"),
+        }
+    }
+
+    /// Builds the world, or says which setting is invalid.
+    pub fn try_build(self) -> Result<World<M, W>, DiskConfigError> {
         let n = self.topology.len();
+        let disks = (0..n)
+            .map(|i| Disk::new(self.seed, i as u64, self.disk))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut net = Network::new(self.seed, n, self.link_default);
         for (from, to, config) in self.topology.links() {
             net.set_link(from, to, *config);
@@ -287,12 +316,12 @@ impl<M: Debug + 'static, W: Wire<M>> WorldBuilder<M, W> {
             topology: self.topology,
             trace,
             buggify: Buggify::new(self.config.buggify),
+            disks,
             next_timer: 0,
             cancelled_timers: BTreeSet::new(),
             clog_held: Vec::new(),
             partition_generation: 0,
             events_processed: 0,
-            power_lost: false,
         };
         let mut factories = self.factories;
         let mut processes = Vec::with_capacity(n);
@@ -303,7 +332,7 @@ impl<M: Debug + 'static, W: Wire<M>> WorldBuilder<M, W> {
                 core.scheduler.push(Instant::ZERO, Event::Start { node, incarnation: 0 });
             }
         }
-        World { core, processes, factories, invariants: Vec::new(), stopped: None }
+        Ok(World { core, processes, factories, invariants: Vec::new(), stopped: None })
     }
 }
 
@@ -313,6 +342,60 @@ fn app_stream(seed: u64, node: usize, incarnation: u32) -> Stream {
 }
 
 impl<M: Debug + 'static, W: Wire<M>> Core<M, W> {
+    /// Whether `node` lost power during the current callback (a disk crash point fired):
+    /// its remaining effects vanish.
+    #[inline]
+    pub(crate) fn power_lost(&self, node: NodeId) -> bool {
+        self.disks[node.index()].crash_pending()
+    }
+
+    pub(crate) fn submit_disk(
+        &mut self,
+        node: NodeId,
+        op: DiskOp,
+    ) -> Result<DiskTicket, DiskError> {
+        let submission = self.disks[node.index()].submit(op)?;
+        let incarnation = self.nodes[node.index()].incarnation;
+        let at = self.now + submission.latency;
+        self.scheduler.push(at, Event::DiskDone { node, ticket: submission.ticket, incarnation });
+        Ok(submission.ticket)
+    }
+
+    /// Folds the disk's events into the fingerprint and, if recording, the trace.
+    fn trace_disk_events(&mut self, node: NodeId) {
+        let now = self.now;
+        let node_word = u64::from(node.0);
+        for event in self.disks[node.index()].drain_events() {
+            let (code, a, b) = match &event {
+                DiskEvent::Operation {
+                    operation_index,
+                    kind,
+                    offset_bytes,
+                    length_bytes,
+                    error,
+                    ..
+                } => (
+                    16 + *kind as u64 * 16 + error.map_or(0, |e| 1 + e as u64),
+                    *operation_index,
+                    offset_bytes ^ length_bytes.rotate_left(32),
+                ),
+                DiskEvent::ReadCorrupted { offset_bytes, bit, .. } => {
+                    (2, *offset_bytes, u64::from(*bit))
+                }
+                DiskEvent::LatentCorruption { offset_bytes, bit, .. } => {
+                    (3, *offset_bytes, u64::from(*bit))
+                }
+                DiskEvent::MisdirectedWrite {
+                    intended_offset_bytes, landed_offset_bytes, ..
+                } => (4, *intended_offset_bytes, landed_offset_bytes.unwrap_or(u64::MAX)),
+                DiskEvent::CrashPoint { operation_index, .. } => (5, *operation_index, 0),
+                DiskEvent::Crash(report) => (6, report.mode as u64, report.changes_kept),
+            };
+            self.trace.mix(Kind::Disk, now, [node_word, code, a, b]);
+            self.trace.record(now, Some(node), "disk", &[], || Some(format!("{event:?}")));
+        }
+    }
+
     #[inline]
     pub(crate) fn local_now(&self, node: NodeId) -> Instant {
         self.nodes[node.index()].clock.local(self.now)
@@ -410,7 +493,7 @@ impl<M: Debug + 'static, W: Wire<M>> Core<M, W> {
     pub(crate) fn set_timer(&mut self, node: NodeId, after: Duration, tag: u64) -> TimerId {
         let timer = TimerId(self.next_timer);
         self.next_timer += 1;
-        if self.power_lost {
+        if self.power_lost(node) {
             return timer; // the machine is off: the timer never existed
         }
         let state = &self.nodes[node.index()];
@@ -505,6 +588,20 @@ impl<M: Debug + 'static, W: Wire<M>> World<M, W> {
 
     pub fn net_stats(&self) -> NetStats {
         self.core.net.stats()
+    }
+
+    /// A node's disk, read-only (checkers use `Disk::peek_contents`).
+    pub fn disk(&self, node: NodeId) -> &Disk {
+        &self.core.disks[node.index()]
+    }
+
+    /// Disk statistics summed over all nodes.
+    pub fn disk_stats(&self) -> DiskStats {
+        let mut total = DiskStats::default();
+        for disk in &self.core.disks {
+            total.merge(disk.stats());
+        }
+        total
     }
 
     pub fn network(&self) -> &Network {
@@ -731,6 +828,33 @@ impl<M: Debug + 'static, W: Wire<M>> World<M, W> {
             }
             Event::ClogCheck => self.release_clogged(),
             Event::Action(action) => self.apply(*action),
+            Event::DiskDone { node, ticket, incarnation } => {
+                let state = &mut self.core.nodes[node.index()];
+                if state.incarnation != incarnation || state.status == NodeStatus::Down {
+                    return;
+                }
+                if state.status == NodeStatus::Paused {
+                    state.held.push(Event::DiskDone { node, ticket, incarnation });
+                    return;
+                }
+                let Some(result) = self.core.disks[node.index()].complete(ticket) else {
+                    return;
+                };
+                let ok = result.is_ok();
+                self.core.trace.mix(
+                    Kind::Disk,
+                    now,
+                    [u64::from(node.0), 7, ticket.id(), u64::from(ok)],
+                );
+                self.core.trace.record(
+                    now,
+                    Some(node),
+                    "disk_done",
+                    &[("ticket", ticket.id().into()), ("ok", ok.into())],
+                    || None,
+                );
+                self.with_process(node, |process, ctx| process.on_disk(ctx, ticket, result));
+            }
             Event::HealPartition { generation } => {
                 if generation == self.core.partition_generation && self.core.net.partition.is_some()
                 {
@@ -865,8 +989,8 @@ impl<M: Debug + 'static, W: Wire<M>> World<M, W> {
         };
         let mut ctx = Context { node, core: &mut self.core };
         callback(process, &mut ctx);
-        if self.core.power_lost {
-            self.core.power_lost = false;
+        self.core.trace_disk_events(node);
+        if self.core.power_lost(node) {
             self.crash(node);
         }
     }
@@ -907,6 +1031,8 @@ impl<M: Debug + 'static, W: Wire<M>> World<M, W> {
         state.held.clear();
         state.inbox.clear();
         self.processes[node.index()] = None;
+        self.core.disks[node.index()].crash();
+        self.core.trace_disk_events(node);
     }
 
     fn boot(&mut self, node: NodeId) {
@@ -1007,6 +1133,24 @@ impl<M: Debug + 'static, W: Wire<M>> World<M, W> {
             ControlAction::SetCapacity(capacity) => {
                 self.core.net.update_all(|c| c.capacity_packets = capacity)
             }
+            ControlAction::SetDisk { node, config } if node.is_none_or(valid) => {
+                let targets: Vec<usize> = match node {
+                    Some(node) => vec![node.index()],
+                    None => (0..n_nodes).collect(),
+                };
+                for index in targets {
+                    if let Err(error) = self.core.disks[index].set_config(config) {
+                        let text = error.to_string();
+                        self.core.trace.record(now, None, "invalid_action", &[], || Some(text));
+                    }
+                }
+            }
+            ControlAction::CrashAtDiskOperation { node, operation } if valid(node) => {
+                // The disk counts operations from the start of the incarnation; the action
+                // counts from now.
+                let disk = &mut self.core.disks[node.index()];
+                disk.arm_crash_at_operation(disk.operations_this_incarnation() + operation.max(1))
+            }
             // An action naming a node that does not exist does nothing, visibly.
             _ => self
                 .core
@@ -1091,5 +1235,13 @@ impl<M: Debug + 'static, W: Wire<M>> Control<'_, M, W> {
     }
     pub fn heal(&mut self) -> &mut Self {
         self.apply(ControlAction::Heal)
+    }
+    /// Replaces one node's disk settings (or every node's with `None`).
+    pub fn set_disk(&mut self, node: Option<NodeId>, config: DiskConfig) -> &mut Self {
+        self.apply(ControlAction::SetDisk { node, config })
+    }
+    /// The node loses power at its `operation`-th disk operation from now on.
+    pub fn crash_at_disk_operation(&mut self, node: NodeId, operation: u64) -> &mut Self {
+        self.apply(ControlAction::CrashAtDiskOperation { node, operation })
     }
 }

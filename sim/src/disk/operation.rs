@@ -61,6 +61,13 @@ pub enum DiskOutput {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct DiskTicket(pub(super) u64);
 
+impl DiskTicket {
+    /// The ticket's number, unique within the disk (for traces).
+    pub fn id(self) -> u64 {
+        self.0
+    }
+}
+
 /// What `Disk::submit` hands back: the world schedules the completion `latency` from now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DiskSubmission {
