@@ -20,6 +20,9 @@ pub enum ControlAction {
     Crash(NodeId),
     /// Boots the node with its factory (crashing it first if it is up).
     Restart(NodeId),
+    /// Brings a node back to health if it is not: restarts it if down, resumes it if
+    /// paused, brings its interface up and resets its clock. Does nothing to a healthy node.
+    Recover(NodeId),
     /// Freezes the node: no timers, no deliveries; inbound events are held.
     Pause(NodeId),
     /// Unfreezes the node; held events are processed now, in their original order.
@@ -89,6 +92,7 @@ impl ControlAction {
         match self {
             ControlAction::Crash(_) => "crash",
             ControlAction::Restart(_) => "restart",
+            ControlAction::Recover(_) => "recover",
             ControlAction::Pause(_) => "pause",
             ControlAction::Resume(_) => "resume",
             ControlAction::SetClock { .. } => "set_clock",
@@ -114,6 +118,7 @@ impl ControlAction {
         match self {
             ControlAction::Crash(node)
             | ControlAction::Restart(node)
+            | ControlAction::Recover(node)
             | ControlAction::Pause(node)
             | ControlAction::Resume(node)
             | ControlAction::SetClock { node, .. }

@@ -87,11 +87,13 @@ pub mod fault;
 pub mod net;
 pub mod node;
 pub mod rng;
+pub mod scenario;
 pub mod scheduler;
 pub mod time;
 pub mod topology;
 pub mod trace;
 pub mod wire;
+pub mod workload;
 pub mod world;
 
 pub use fault::{BuggifyConfig, ControlAction};

@@ -1062,6 +1062,15 @@ impl<M: Debug + 'static, W: Wire<M>> World<M, W> {
                 self.crash(node);
                 self.boot(node);
             }
+            ControlAction::Recover(node) if valid(node) => {
+                self.core.net.set_interface_up(node, true);
+                self.core.nodes[node.index()].clock = Clock::default();
+                match self.core.nodes[node.index()].status {
+                    NodeStatus::Down => self.boot(node),
+                    NodeStatus::Paused => self.apply(ControlAction::Resume(node)),
+                    NodeStatus::Up => {}
+                }
+            }
             ControlAction::Pause(node) if valid(node) => {
                 let state = &mut self.core.nodes[node.index()];
                 if state.status == NodeStatus::Up {
