@@ -173,6 +173,22 @@ impl PartialEq for Value {
 
 impl Eq for Value {}
 
+// Consistent with `Eq`: floats are equal exactly when their bits are (that is `total_cmp`).
+impl std::hash::Hash for Value {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u8(self.rank());
+        match self {
+            Value::Nil => {}
+            Value::Bool(b) => b.hash(state),
+            Value::Int(i) => i.hash(state),
+            Value::Float(x) => x.to_bits().hash(state),
+            Value::Str(text) | Value::Keyword(text) | Value::Symbol(text) => text.hash(state),
+            Value::List(items) | Value::Vector(items) | Value::Set(items) => items.hash(state),
+            Value::Map(entries) => entries.hash(state),
+        }
+    }
+}
+
 impl fmt::Display for Value {
     /// Writes the value as EDN that [`read_values`] reads back to an equal value.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -397,7 +397,7 @@ struct Search<'a, M: Model> {
 impl<'a, M: Model> Search<'a, M> {
     fn new(model: &'a M, mut operations: Vec<&'a Invocation<M::Input, M::Output>>) -> Self {
         // Numbering by call time keeps the linearized set close to a prefix (see `Bitset`).
-        operations.sort_by_key(|operation| (operation.call_time, operation.history_index));
+        operations.sort_unstable_by_key(|operation| (operation.call_time, operation.history_index));
         assert!(operations.len() < (u32::MAX / 2) as usize, "too many operations in one partition");
         // Entries sort by time; at equal times calls come first, so that intervals are closed.
         let mut entries: Vec<(u64, bool, u32)> = Vec::with_capacity(operations.len() * 2);

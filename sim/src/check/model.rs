@@ -21,7 +21,10 @@ use std::str::FromStr;
 
 use super::edn::{self, EdnError, Position, Value};
 use super::history::{Completion, Function, History};
-use super::linearizability::{check_operations, Invocation, Model, Outcome, Partition, Report};
+use super::linearizability::{
+    check_operations, FxHasher, Invocation, Model, Outcome, Partition, Report,
+};
+use std::hash::{Hash, Hasher};
 
 /// Which built-in model to check against; parsed from the CLI's `--model`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,8 +120,8 @@ pub fn check_history(
 pub struct BuiltinModel {
     name: ModelName,
     values: RefCell<ValueTable>,
-    /// The key of each key id, for partition order and labels.
-    keys: RefCell<Vec<Value>>,
+    /// The keys, interned like values; a key's id is its index.
+    keys: RefCell<ValueTable>,
 }
 
 /// An interned value; [`NIL`] is `nil`.
@@ -157,29 +160,68 @@ pub enum BuiltinOutput {
     CasFailed,
 }
 
-/// Interned values, and the memo of appends made during the search.
-#[derive(Default)]
+/// Interned values (hash-consed: equal values, equal id), and the memo of appends made during
+/// the search. A hash table, not a `BTreeMap<Value, _>`: appended strings share long prefixes,
+/// and ordered lookups compared those prefixes over and over.
 struct ValueTable {
     values: Vec<Value>,
-    ids: BTreeMap<Value, ValueId>,
+    hashes: Vec<u64>,
+    /// Open addressing with linear probing; each slot holds `id + 1`, 0 when empty.
+    slots: Vec<u32>,
     appended: BTreeMap<(ValueId, ValueId), Option<ValueId>>,
 }
 
 impl ValueTable {
     fn new() -> ValueTable {
-        let mut table = ValueTable::default();
-        table.intern(Value::Nil);
+        let mut table = ValueTable {
+            values: Vec::new(),
+            hashes: Vec::new(),
+            slots: vec![0; 64],
+            appended: BTreeMap::new(),
+        };
+        table.intern(&Value::Nil);
         table
     }
 
-    fn intern(&mut self, value: Value) -> ValueId {
-        if let Some(&id) = self.ids.get(&value) {
-            return id;
+    /// The value's id; the value is cloned only the first time it is seen.
+    fn intern(&mut self, value: &Value) -> ValueId {
+        let mut hasher = FxHasher::default();
+        value.hash(&mut hasher);
+        // Spread the hash so that the slot, taken from the high bits, depends on all of it.
+        let hash = hasher.finish().wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let mask = self.slots.len() - 1;
+        let shift = 64 - self.slots.len().trailing_zeros();
+        let mut slot = (hash >> shift) as usize;
+        while self.slots[slot] != 0 {
+            let id = self.slots[slot] - 1;
+            if self.hashes[id as usize] == hash && self.values[id as usize] == *value {
+                return id;
+            }
+            slot = (slot + 1) & mask;
         }
         let id = self.values.len() as ValueId;
         self.values.push(value.clone());
-        self.ids.insert(value, id);
+        self.hashes.push(hash);
+        self.slots[slot] = id + 1;
+        if self.values.len() * 2 > self.slots.len() {
+            self.grow();
+        }
         id
+    }
+
+    fn grow(&mut self) {
+        let capacity = self.slots.len() * 2;
+        let mask = capacity - 1;
+        let shift = 64 - capacity.trailing_zeros();
+        let mut slots = vec![0; capacity];
+        for (id, &hash) in self.hashes.iter().enumerate() {
+            let mut slot = (hash >> shift) as usize;
+            while slots[slot] != 0 {
+                slot = (slot + 1) & mask;
+            }
+            slots[slot] = id as u32 + 1;
+        }
+        self.slots = slots;
     }
 
     /// `base` with `suffix` appended, when both are text (`nil` is the empty text).
@@ -196,7 +238,7 @@ impl ValueTable {
         let suffix_text = text(&self.values[suffix as usize]);
         let result = match (base_text, suffix_text) {
             (Some(base_text), Some(suffix_text)) => {
-                Some(self.intern(Value::Str((base_text + &suffix_text).into())))
+                Some(self.intern(&Value::Str((base_text + &suffix_text).into())))
             }
             _ => None,
         };
@@ -210,7 +252,7 @@ impl BuiltinModel {
         BuiltinModel {
             name,
             values: RefCell::new(ValueTable::new()),
-            keys: RefCell::new(Vec::new()),
+            keys: RefCell::new(ValueTable::new()),
         }
     }
 
@@ -221,7 +263,7 @@ impl BuiltinModel {
         history: &History,
     ) -> Result<Vec<Invocation<BuiltinInput, BuiltinOutput>>, ModelError> {
         let mut values = self.values.borrow_mut();
-        let mut keys: BTreeMap<Value, KeyId> = BTreeMap::new();
+        let mut keys = self.keys.borrow_mut();
         let mut invocations = Vec::with_capacity(history.operations().len());
         for (index, operation) in history.operations().iter().enumerate() {
             let error = |kind| ModelError { index, process: operation.process, kind };
@@ -234,12 +276,12 @@ impl BuiltinModel {
             let action = match (&operation.function, self.name) {
                 (Function::Read, _) | (Function::Get, ModelName::Kv) => Action::Read,
                 (Function::Write, _) | (Function::Put, ModelName::Kv) => {
-                    Action::Write(values.intern(operation.input.clone()))
+                    Action::Write(values.intern(&operation.input))
                 }
                 (Function::Cas, ModelName::CasRegister) => match &operation.input {
                     Value::Vector(pair) | Value::List(pair) if pair.len() == 2 => Action::Cas {
-                        expected: values.intern(pair[0].clone()),
-                        new: values.intern(pair[1].clone()),
+                        expected: values.intern(&pair[0]),
+                        new: values.intern(&pair[1]),
                     },
                     other => {
                         let found = other.to_string();
@@ -247,7 +289,7 @@ impl BuiltinModel {
                     }
                 },
                 (Function::Append, ModelName::Kv) => {
-                    Action::Append(values.intern(operation.input.clone()))
+                    Action::Append(values.intern(&operation.input))
                 }
                 _ => return Err(unsupported()),
             };
@@ -261,7 +303,7 @@ impl BuiltinModel {
                     (Completion::Fail, _) => continue,
                     (Completion::Ok(value), Action::Read) => Outcome::Returned {
                         time: completed.time,
-                        output: BuiltinOutput::Read(values.intern(value.clone())),
+                        output: BuiltinOutput::Read(values.intern(value)),
                     },
                     (Completion::Ok(_), _) => {
                         Outcome::Returned { time: completed.time, output: BuiltinOutput::Done }
@@ -270,13 +312,7 @@ impl BuiltinModel {
             };
             let key = match &operation.key {
                 None => NO_KEY,
-                Some(key) => {
-                    let next_id = keys.len() as KeyId;
-                    *keys.entry(key.clone()).or_insert_with(|| {
-                        self.keys.borrow_mut().push(key.clone());
-                        next_id
-                    })
-                }
+                Some(key) => keys.intern(key),
             };
             invocations.push(Invocation {
                 process: operation.process,
@@ -344,7 +380,7 @@ impl Model for BuiltinModel {
         let keys = self.keys.borrow();
         let mut partitions: Vec<(Option<&Value>, Vec<usize>)> = by_key
             .into_iter()
-            .map(|(key, operations)| (keys.get(key as usize), operations))
+            .map(|(key, operations)| (keys.values.get(key as usize), operations))
             .collect();
         // Key order, not first-appearance order, so that the first failing key reported is the
         // smallest one whatever the interleaving.
