@@ -915,6 +915,26 @@ impl<M: Debug + 'static, W: Wire<M>> World<M, W> {
             }
         };
         self.core.net.leave(link);
+        let has_process = self.core.nodes[to.index()].has_process;
+        if !has_process
+            && self.core.nodes[to.index()].inbox.len() >= self.core.config.inbox_capacity
+        {
+            // A pull-style endpoint's inbox is its socket buffer: overflow is a drop.
+            self.core.net.count_drop(link, DropCause::QueueFull);
+            self.core.trace.mix(
+                Kind::Drop,
+                now,
+                [u64::from(from.0), u64::from(to.0), packet, DropCause::QueueFull as u64],
+            );
+            self.core.trace.record(
+                now,
+                Some(to),
+                "drop",
+                &[("from", from.into()), ("pkt", packet.into()), ("cause", "inbox_full".into())],
+                || Some(format!("{message:?}")),
+            );
+            return;
+        }
         self.core.net.count_delivery(link, now - delivery.sent_at);
         self.core.trace.mix(
             Kind::Deliver,
@@ -933,28 +953,10 @@ impl<M: Debug + 'static, W: Wire<M>> World<M, W> {
                 .trace
                 .record(now, Some(to), "deliver", &fields, || Some(format!("{message:?}")));
         }
-        if self.core.nodes[to.index()].has_process {
+        if has_process {
             self.with_process(to, |process, ctx| process.on_message(ctx, from, message));
         } else {
-            let capacity = self.core.config.inbox_capacity;
-            let inbox = &mut self.core.nodes[to.index()].inbox;
-            if inbox.len() >= capacity {
-                self.core.net.count_drop(link, DropCause::QueueFull);
-                self.core.trace.mix(
-                    Kind::Drop,
-                    now,
-                    [u64::from(from.0), u64::from(to.0), packet, DropCause::QueueFull as u64],
-                );
-                self.core.trace.record(
-                    now,
-                    Some(to),
-                    "drop",
-                    &[("pkt", packet.into()), ("cause", "inbox_full".into())],
-                    || None,
-                );
-            } else {
-                inbox.push_back(Envelope { from, message });
-            }
+            self.core.nodes[to.index()].inbox.push_back(Envelope { from, message });
         }
     }
 
@@ -1016,7 +1018,9 @@ impl<M: Debug + 'static, W: Wire<M>> World<M, W> {
                     &[("from", delivery.from.into()), ("pkt", delivery.packet.into())],
                     || None,
                 );
-                self.core.scheduler.push(now, Event::Deliver(delivery));
+                // Delivered here, not re-queued: a re-queued packet would sort after packets
+                // already scheduled for this instant, breaking FIFO links.
+                self.deliver(delivery);
             }
         }
     }

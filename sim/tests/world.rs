@@ -284,3 +284,32 @@ fn a_crash_inside_a_handler_discards_the_rest_of_it() {
     assert_eq!(recovered[0], 1, "the synced first record survives");
     assert!(world.trace().render().contains("CrashPoint"), "the crash point is traced");
 }
+
+// Proves packets held by a clog on a FIFO link come out before a later packet arriving at
+// the very instant the clog ends, and an overflowing endpoint inbox is a drop, not a
+// delivery.
+#[test]
+fn clog_release_keeps_fifo_order_and_inbox_overflow_is_a_drop() {
+    let fifo = LinkConfig { fifo: true, ..LinkConfig::default() };
+    let mut world = World::<Msg>::builder(12).endpoints(2).link(NodeId(0), NodeId(1), fifo).build();
+    world.control().clog(NodeId(0), NodeId(1), ms(30));
+    for (at, n) in [(0, 0), (10, 1), (29, 2)] {
+        let wait = ms(at) - (world.now() - Instant::ZERO);
+        world.run_for(wait);
+        world.endpoint(NodeId(0)).send(NodeId(1), Msg::Ping(n)).expect("room");
+    }
+    world.run_for(ms(5));
+    let order: Vec<Msg> =
+        world.endpoint(NodeId(1)).drain().into_iter().map(|e| e.message).collect();
+    assert_eq!(order, [Msg::Ping(0), Msg::Ping(1), Msg::Ping(2)]);
+
+    let config = WorldConfig { inbox_capacity: 2, ..WorldConfig::default() };
+    let mut world = World::<Msg>::builder(13).endpoints(2).config(config).build();
+    for n in 0..3 {
+        world.endpoint(NodeId(0)).send(NodeId(1), Msg::Ping(n)).expect("room");
+    }
+    world.run_for(ms(5));
+    let stats = world.net_stats().total;
+    assert_eq!((stats.delivered, stats.dropped_by(orrery_sim::net::DropCause::QueueFull)), (2, 1));
+    assert_eq!(world.endpoint(NodeId(1)).drain().len(), 2);
+}
