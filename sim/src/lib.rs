@@ -84,9 +84,11 @@
 pub mod check;
 pub mod disk;
 pub mod fault;
+pub mod harness;
 pub mod net;
 pub mod node;
 pub mod rng;
+pub mod runner;
 pub mod scenario;
 pub mod scheduler;
 pub mod time;

@@ -1,1 +1,13 @@
-//! Reference systems under test.
+//! Reference systems under test, with their clients, checks and planted-bug switches. Each
+//! registers itself with the runner through `registry()`.
+
+pub mod echo;
+
+use orrery_sim::workload::Registry;
+
+/// Every reference workload, for the `orrery` binary and tests.
+pub fn registry() -> Registry {
+    let mut registry = Registry::new();
+    registry.register(echo::Echo);
+    registry
+}
