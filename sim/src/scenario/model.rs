@@ -1,0 +1,186 @@
+//! A validated scenario: every name resolved, every value in range, every duration parsed.
+//! What is left to chance (swarm families, random nodes, random partitions) is kept as a
+//! rule that `sample` turns into concrete actions for one seed.
+
+use std::ops::Range;
+
+use crate::disk::DiskConfig;
+use crate::fault::{BuggifyConfig, ControlAction};
+use crate::net::LinkConfig;
+use crate::node::NodeId;
+use crate::time::{Duration, Instant};
+use crate::topology::Topology;
+use crate::workload::Params;
+
+use super::plan::{Expect, Limits, Phases};
+
+/// A loaded, validated scenario. Build one with `scenario::load` or `scenario::parse`; turn
+/// it into a concrete run with `sample(seed)`.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) topology: Topology,
+    pub(crate) link_default: LinkConfig,
+    pub(crate) disk: DiskConfig,
+    pub(crate) workload: String,
+    pub(crate) params: Params,
+    pub(crate) faults: Vec<FaultRule>,
+    /// At most this many nodes crashed or paused at once; crashes beyond it are skipped.
+    pub(crate) max_dead: Option<u32>,
+    pub(crate) swarm: Vec<FamilyRule>,
+    pub(crate) phases: Phases,
+    pub(crate) checks: Vec<String>,
+    pub(crate) limits: Limits,
+    pub(crate) seeds: Range<u64>,
+    pub(crate) buggify: BuggifyConfig,
+    pub(crate) expect: Expect,
+}
+
+impl Scenario {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// The seeds a plain `run` sweeps when the user names none.
+    pub fn default_seeds(&self) -> Range<u64> {
+        self.seeds.clone()
+    }
+
+    pub fn expect(&self) -> Expect {
+        self.expect
+    }
+
+    pub fn workload(&self) -> &str {
+        &self.workload
+    }
+
+    /// The workload parameters, declared defaults filled in.
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    pub fn checks(&self) -> &[String] {
+        &self.checks
+    }
+
+    pub fn phases(&self) -> Phases {
+        self.phases
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    /// Whether `sample` draws anything (swarm families, random nodes or partitions).
+    pub fn is_random(&self) -> bool {
+        !self.swarm.is_empty()
+            || self.faults.iter().any(|rule| {
+                matches!(
+                    rule.action,
+                    ActionTemplate::RandomSplit { .. }
+                        | ActionTemplate::Action { target: Target::Random(_), .. }
+                )
+            })
+    }
+}
+
+/// One scheduled fault of the file: when, and what.
+#[derive(Debug, Clone)]
+pub(crate) struct FaultRule {
+    pub timing: Timing,
+    pub action: ActionTemplate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Timing {
+    At(Instant),
+    /// At `after`, `after + period`, ... while before `until`.
+    Every {
+        period: Duration,
+        after: Instant,
+        until: Instant,
+    },
+}
+
+impl Timing {
+    /// Every instant this timing fires at, in order.
+    pub fn instants(self) -> impl Iterator<Item = Instant> {
+        let (first, period, until) = match self {
+            Timing::At(at) => (at, Duration::MAX, at.saturating_add(Duration::NANOSECOND)),
+            Timing::Every { period, after, until } => (after, period, until),
+        };
+        std::iter::successors(Some(first), move |t| t.checked_add(period))
+            .take_while(move |t| *t < until)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum ActionTemplate {
+    /// `action` as is, or with its node replaced by each node of `target`.
+    Action { action: ControlAction, target: Target },
+    /// A partition into two sides drawn per seed and occurrence.
+    RandomSplit { majority_minority: bool, duration: Option<Duration> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// The action names its node already (or none).
+    Fixed,
+    /// The action applies to each of these nodes (a failure domain), in id order.
+    Each(Vec<NodeId>),
+    /// The action applies to one of these nodes, drawn per seed and occurrence.
+    Random(Vec<NodeId>),
+}
+
+/// The fault families of swarm testing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Family {
+    Partition,
+    Clog,
+    Crash,
+    Pause,
+    Loss,
+    Duplicate,
+    Corrupt,
+    ClockSkew,
+    DiskErrors,
+}
+
+impl Family {
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Partition => "partition",
+            Family::Clog => "clog",
+            Family::Crash => "crash",
+            Family::Pause => "pause",
+            Family::Loss => "loss",
+            Family::Duplicate => "duplicate",
+            Family::Corrupt => "corrupt",
+            Family::ClockSkew => "clock_skew",
+            Family::DiskErrors => "disk_errors",
+        }
+    }
+}
+
+/// One swarm family as validated: on with `probability` per seed, values drawn from the
+/// inclusive ranges it declares.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct FamilyRule {
+    pub family: Family,
+    pub probability: f64,
+    pub interval: Option<(Duration, Duration)>,
+    pub duration: Option<(Duration, Duration)>,
+    pub rate: Option<(f64, f64)>,
+    /// Clock offset range in signed nanoseconds.
+    pub offset: Option<(i64, i64)>,
+    pub drift_ppm: Option<(i64, i64)>,
+}

@@ -1,0 +1,282 @@
+//! Sampling: one scenario and one seed give one concrete `RunPlan`.
+//!
+//! Streams, each drawn from only for its purpose, so that changing one thing never shifts
+//! another's draws:
+//! - `swarm.<family>`: the family's on/off coin, then its rates and timeline. A family that
+//!   is off draws nothing after its coin.
+//! - `swarm.<family>.node`: which nodes and links the family's events hit.
+//! - `faults.node[i]`, `faults.split[i]`: random choices of the i-th scheduled fault.
+//!
+//! Every drawn value is pushed to `realized` as (label, value) in draw order, and so is every
+//! crash that the `max_dead` budget skipped.
+
+use std::collections::BTreeSet;
+
+use crate::fault::ControlAction;
+use crate::net::PartitionShape;
+use crate::node::NodeId;
+use crate::rng::{label_text, Stream};
+use crate::time::{Duration, Instant};
+
+use super::model::{ActionTemplate, Family, FamilyRule, FaultRule, Scenario, Target};
+use super::plan::RunPlan;
+use super::validate::retarget;
+
+/// What sampling accumulates: actions with their times, and the realized values.
+struct Draft<'s> {
+    scenario: &'s Scenario,
+    seed: u64,
+    faults: Vec<(Instant, ControlAction)>,
+    realized: Vec<(String, String)>,
+}
+
+impl Scenario {
+    /// The concrete plan of the run with `seed`.
+    pub fn sample(&self, seed: u64) -> RunPlan {
+        let mut draft = Draft { scenario: self, seed, faults: Vec::new(), realized: Vec::new() };
+        for (index, rule) in self.faults.iter().enumerate() {
+            draft.rule(index as u64, rule);
+        }
+        for family in &self.swarm {
+            draft.family(family);
+        }
+        // Stable: actions at equal times keep rule order, then family order.
+        draft.faults.sort_by_key(|(at, _)| *at);
+        if let Some(max_dead) = self.max_dead {
+            draft.enforce_max_dead(max_dead);
+        }
+        RunPlan {
+            scenario: self.name.clone(),
+            seed,
+            topology: self.topology.clone(),
+            link_default: self.link_default,
+            disk: self.disk,
+            workload: self.workload.clone(),
+            params: self.params.clone(),
+            faults: draft.faults,
+            phases: self.phases,
+            checks: self.checks.clone(),
+            limits: self.limits,
+            buggify: self.buggify,
+            expect: self.expect,
+            realized: draft.realized,
+        }
+    }
+}
+
+impl Draft<'_> {
+    fn name(&self, node: NodeId) -> String {
+        self.scenario.topology.node(node).map_or_else(|| node.to_string(), |s| s.name.clone())
+    }
+
+    fn realize(&mut self, label: String, value: String) {
+        self.realized.push((label, value));
+    }
+
+    fn rule(&mut self, index: u64, rule: &FaultRule) {
+        let node_label = label_text("faults.node", &[index]);
+        let split_label = label_text("faults.split", &[index]);
+        let mut nodes = Stream::with_parts(self.seed, "faults.node", &[index]);
+        let mut splits = Stream::with_parts(self.seed, "faults.split", &[index]);
+        for at in rule.timing.instants() {
+            match &rule.action {
+                ActionTemplate::Action { action, target: Target::Fixed } => {
+                    self.faults.push((at, action.clone()));
+                }
+                ActionTemplate::Action { action, target: Target::Each(each) } => {
+                    for node in each {
+                        self.faults.push((at, retarget(action, *node)));
+                    }
+                }
+                ActionTemplate::Action { action, target: Target::Random(candidates) } => {
+                    let Some(&node) = nodes.pick(candidates) else { continue };
+                    let value = format!("{} at {}", self.name(node), at.since_start());
+                    self.realize(node_label.clone(), value);
+                    self.faults.push((at, retarget(action, node)));
+                }
+                ActionTemplate::RandomSplit { majority_minority, duration } => {
+                    let groups = self.split(&mut splits, *majority_minority);
+                    let value =
+                        format!("{} at {}", self.describe_groups(&groups), at.since_start());
+                    self.realize(split_label.clone(), value);
+                    let shape = PartitionShape::Groups(groups);
+                    self.faults.push((at, ControlAction::Partition { shape, duration: *duration }));
+                }
+            }
+        }
+    }
+
+    /// Two sides: a random majority against the rest, or two halves (the first side gets the
+    /// extra node of an odd count).
+    fn split(&self, stream: &mut Stream, majority_minority: bool) -> Vec<Vec<NodeId>> {
+        let mut nodes: Vec<NodeId> = self.scenario.topology.nodes().collect();
+        stream.shuffle(&mut nodes);
+        let n = nodes.len();
+        let first = if majority_minority { n / 2 + 1 } else { n.div_ceil(2) };
+        let mut second = nodes.split_off(first.min(n));
+        nodes.sort();
+        second.sort();
+        vec![nodes, second]
+    }
+
+    fn describe_groups(&self, groups: &[Vec<NodeId>]) -> String {
+        let side = |g: &Vec<NodeId>| g.iter().map(|n| self.name(*n)).collect::<Vec<_>>().join(",");
+        groups.iter().map(side).collect::<Vec<_>>().join("|")
+    }
+
+    fn family(&mut self, rule: &FamilyRule) {
+        let name = rule.family.name();
+        let label = format!("swarm.{name}");
+        let mut stream = Stream::new(self.seed, &label);
+        let on = stream.bernoulli(rule.probability);
+        self.realize(label.clone(), if on { "on" } else { "off" }.to_string());
+        if !on {
+            return;
+        }
+        let mut nodes = Stream::new(self.seed, &format!("{label}.node"));
+        match rule.family {
+            Family::Loss | Family::Duplicate | Family::Corrupt | Family::DiskErrors => {
+                let (low, high) = rule.rate.unwrap_or((0.0, 0.0));
+                let rate = if low < high { stream.uniform_f64(low, high) } else { low };
+                self.realize(format!("{label}.rate"), rate.to_string());
+                let action = match rule.family {
+                    Family::Loss => ControlAction::SetLoss(rate),
+                    Family::Duplicate => ControlAction::SetDuplicate(rate),
+                    Family::Corrupt => ControlAction::SetCorrupt(rate),
+                    _ => {
+                        let mut config = self.scenario.disk;
+                        config.read_error_probability = rate;
+                        config.write_error_probability = rate;
+                        ControlAction::SetDisk { node: None, config }
+                    }
+                };
+                self.faults.push((Instant::ZERO, action));
+            }
+            Family::ClockSkew => {
+                let (low, high) = rule.offset.unwrap_or((0, 0));
+                let (drift_low, drift_high) = rule.drift_ppm.unwrap_or((0, 0));
+                for node in self.scenario.topology.nodes() {
+                    let offset_nanos = uniform_i64(&mut stream, low, high);
+                    let drift_ppm = uniform_i64(&mut stream, drift_low, drift_high);
+                    let value =
+                        format!("{} offset={offset_nanos}ns drift={drift_ppm}ppm", self.name(node));
+                    self.realize(format!("{label}.clock"), value);
+                    self.faults.push((
+                        Instant::ZERO,
+                        ControlAction::SetClock { node, offset_nanos, drift_ppm },
+                    ));
+                }
+            }
+            Family::Partition | Family::Clog | Family::Crash | Family::Pause => {
+                self.timeline(rule, &label, &mut stream, &mut nodes);
+            }
+        }
+    }
+
+    /// Events at random intervals through the chaos phase, each lasting a random duration.
+    fn timeline(
+        &mut self,
+        rule: &FamilyRule,
+        label: &str,
+        stream: &mut Stream,
+        nodes: &mut Stream,
+    ) {
+        let (Some(interval), Some(duration)) = (rule.interval, rule.duration) else { return };
+        let chaos_end = Instant::ZERO + self.scenario.phases.chaos;
+        let all: Vec<NodeId> = self.scenario.topology.nodes().collect();
+        let mut at = Instant::ZERO + uniform_duration(stream, interval);
+        while at < chaos_end && !all.is_empty() {
+            let lasting = uniform_duration(stream, duration);
+            let end = at + lasting;
+            let (description, start, stop) = match rule.family {
+                Family::Partition => {
+                    let groups = self.split(nodes, false);
+                    let shape = PartitionShape::Groups(groups.clone());
+                    let start = ControlAction::Partition { shape, duration: Some(lasting) };
+                    (self.describe_groups(&groups), start, None)
+                }
+                Family::Clog => {
+                    let from = pick(nodes, &all);
+                    let others: Vec<NodeId> = all.iter().copied().filter(|n| *n != from).collect();
+                    match others.is_empty() {
+                        true => (
+                            self.name(from),
+                            ControlAction::ClogNode { node: from, duration: lasting },
+                            None,
+                        ),
+                        false => {
+                            let to = pick(nodes, &others);
+                            let action = ControlAction::ClogLink { from, to, duration: lasting };
+                            (format!("{}->{}", self.name(from), self.name(to)), action, None)
+                        }
+                    }
+                }
+                Family::Crash => {
+                    let node = pick(nodes, &all);
+                    (
+                        self.name(node),
+                        ControlAction::Crash(node),
+                        Some(ControlAction::Recover(node)),
+                    )
+                }
+                _ => {
+                    let node = pick(nodes, &all);
+                    (self.name(node), ControlAction::Pause(node), Some(ControlAction::Resume(node)))
+                }
+            };
+            let value = format!("{description} at {} for {lasting}", at.since_start());
+            self.realize(format!("{label}.event"), value);
+            self.faults.push((at, start));
+            // Past the chaos phase, healing brings everything back anyway.
+            if let Some(stop) = stop.filter(|_| end < chaos_end) {
+                self.faults.push((end, stop));
+            }
+            at = at + uniform_duration(stream, interval);
+        }
+    }
+
+    /// Drops each crash or pause that would make more than `max_dead` nodes down at once.
+    fn enforce_max_dead(&mut self, max_dead: u32) {
+        let mut down = BTreeSet::new();
+        let mut kept = Vec::with_capacity(self.faults.len());
+        for (at, action) in std::mem::take(&mut self.faults) {
+            match &action {
+                ControlAction::Crash(node) | ControlAction::Pause(node) => {
+                    if !down.contains(node) && down.len() >= max_dead as usize {
+                        let value = format!(
+                            "{} {} at {}",
+                            action.kind(),
+                            self.name(*node),
+                            at.since_start()
+                        );
+                        self.realize("max_dead.skipped".to_string(), value);
+                        continue;
+                    }
+                    down.insert(*node);
+                }
+                ControlAction::Restart(node)
+                | ControlAction::Recover(node)
+                | ControlAction::Resume(node) => {
+                    down.remove(node);
+                }
+                _ => {}
+            }
+            kept.push((at, action));
+        }
+        self.faults = kept;
+    }
+}
+
+fn pick(stream: &mut Stream, nodes: &[NodeId]) -> NodeId {
+    nodes.get(stream.below(nodes.len().max(1) as u64) as usize).copied().unwrap_or(NodeId(0))
+}
+
+fn uniform_duration(stream: &mut Stream, (low, high): (Duration, Duration)) -> Duration {
+    Duration::from_nanos(stream.uniform_u64(low.as_nanos(), high.as_nanos().max(low.as_nanos())))
+}
+
+fn uniform_i64(stream: &mut Stream, low: i64, high: i64) -> i64 {
+    let width = high.abs_diff(low).max(0);
+    let offset = stream.uniform_u64(0, width);
+    low.wrapping_add(offset as i64)
+}

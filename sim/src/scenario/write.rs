@@ -1,0 +1,344 @@
+//! Write-back: a `RunPlan` as a scenario file with nothing left to chance. Every fault is an
+//! explicit `at:` entry, every rate a number, `swarm` is absent and the realized values are
+//! comments, so loading the text and sampling it with any seed gives the same plan back.
+//! Failure capsules store this file; shrinking will edit it.
+
+use std::fmt::Write as _;
+
+use crate::disk::DiskConfig;
+use crate::fault::ControlAction;
+use crate::net::{Latency, LinkConfig, PartitionShape, WhenFull};
+use crate::node::NodeId;
+use crate::time::Duration;
+use crate::topology::Topology;
+use crate::workload::ParamValue;
+
+use super::plan::{Expect, RunPlan};
+use super::schema::FaultKind;
+
+/// The plan as scenario YAML that `scenario::parse` reads back into an equal plan.
+pub fn plan_to_yaml(plan: &RunPlan) -> String {
+    let names = Names(&plan.topology);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# The run of scenario {} with seed {}, with every random choice made.",
+        comment(&plan.scenario),
+        plan.seed
+    );
+    for (label, value) in &plan.realized {
+        let _ = writeln!(out, "# realized {} = {}", comment(label), comment(value));
+    }
+    let _ = writeln!(out, "name: {}", quote(&plan.scenario));
+    let _ = writeln!(
+        out,
+        "description: {}",
+        quote(&format!("seed {} of {}", plan.seed, plan.scenario))
+    );
+    out.push_str("topology:\n  nodes:\n");
+    for node in plan.topology.nodes() {
+        let Some(spec) = plan.topology.node(node) else { continue };
+        let mut fields = vec![("name", quote(&spec.name)), ("role", quote(&spec.role))];
+        for (key, value) in [("machine", &spec.machine), ("rack", &spec.rack), ("zone", &spec.zone)]
+        {
+            if let Some(value) = value {
+                fields.push((key, quote(value)));
+            }
+        }
+        let _ = writeln!(out, "    - {}", flow(&fields));
+    }
+    let _ = writeln!(out, "network:");
+    for (key, value) in link_fields(&plan.link_default) {
+        let _ = writeln!(out, "  {key}: {value}");
+    }
+    let links: Vec<_> = plan.topology.links().collect();
+    if !links.is_empty() {
+        out.push_str("  links:\n");
+        for (from, to, config) in links {
+            let mut fields = vec![("from", names.quoted(from)), ("to", names.quoted(to))];
+            fields.extend(link_fields(config));
+            let _ = writeln!(out, "    - {}", flow(&fields));
+        }
+    }
+    let _ = writeln!(out, "disk: {}", flow(&disk_fields(&plan.disk)));
+    out.push_str("workload:\n");
+    let _ = writeln!(out, "  name: {}", quote(&plan.workload));
+    let params: Vec<(&str, String)> =
+        plan.params.iter().map(|(key, value)| (key.as_str(), param(value))).collect();
+    let _ = writeln!(out, "  params: {}", flow(&params));
+    if plan.faults.is_empty() {
+        out.push_str("faults: []\n");
+    } else {
+        out.push_str("faults:\n");
+    }
+    for (at, action) in &plan.faults {
+        let mut fields = vec![("at", quote(&at.since_start().to_string()))];
+        fields.extend(action_fields(action, &names));
+        let _ = writeln!(out, "  - {}", flow(&fields));
+    }
+    let phases = [
+        ("chaos", quote(&plan.phases.chaos.to_string())),
+        ("heal", quote(&plan.phases.heal.to_string())),
+        ("converge_deadline", quote(&plan.phases.converge_deadline.to_string())),
+    ];
+    let _ = writeln!(out, "phases: {}", flow(&phases));
+    let checks: Vec<String> = plan.checks.iter().map(|c| quote(c)).collect();
+    let _ = writeln!(out, "checks: [{}]", checks.join(", "));
+    let limits = [
+        ("vtime_max", quote(&plan.limits.vtime_max.since_start().to_string())),
+        ("events_max", plan.limits.events_max.to_string()),
+    ];
+    let _ = writeln!(out, "limits: {}", flow(&limits));
+    let next = plan.seed.saturating_add(1).max(plan.seed);
+    let seeds =
+        if next > plan.seed { format!("{}..{next}", plan.seed) } else { "0..1".to_string() };
+    let _ = writeln!(out, "seeds: {}", quote(&seeds));
+    let buggify = [
+        ("enabled", plan.buggify.enabled.to_string()),
+        ("site_probability", number(plan.buggify.site_probability)),
+        ("fire_probability", number(plan.buggify.fire_probability)),
+    ];
+    let _ = writeln!(out, "buggify: {}", flow(&buggify));
+    match plan.expect {
+        Expect::Pass => out.push_str("expect: pass\n"),
+        Expect::Fail { within_seeds } => {
+            let _ = writeln!(out, "expect: {{fail: {{within_seeds: {within_seeds}}}}}");
+        }
+    }
+    out
+}
+
+/// Node names of a plan's topology.
+struct Names<'t>(&'t Topology);
+
+impl Names<'_> {
+    fn quoted(&self, node: NodeId) -> String {
+        quote(&self.0.node(node).map_or_else(|| node.to_string(), |spec| spec.name.clone()))
+    }
+
+    fn list(&self, nodes: &[NodeId]) -> String {
+        let names: Vec<String> = nodes.iter().map(|n| self.quoted(*n)).collect();
+        format!("[{}]", names.join(", "))
+    }
+}
+
+/// The fields of one fault entry after `at`.
+fn action_fields(action: &ControlAction, names: &Names<'_>) -> Vec<(&'static str, String)> {
+    let kind = |kind: FaultKind| ("kind", kind.name().to_string());
+    let duration = |d: &Duration| quote(&d.to_string());
+    match action {
+        ControlAction::Crash(node)
+        | ControlAction::Restart(node)
+        | ControlAction::Recover(node)
+        | ControlAction::Pause(node)
+        | ControlAction::Resume(node) => {
+            let k = match action {
+                ControlAction::Crash(_) => FaultKind::Crash,
+                ControlAction::Restart(_) => FaultKind::Restart,
+                ControlAction::Recover(_) => FaultKind::Recover,
+                ControlAction::Pause(_) => FaultKind::Pause,
+                _ => FaultKind::Resume,
+            };
+            vec![kind(k), ("node", names.quoted(*node))]
+        }
+        ControlAction::SetClock { node, offset_nanos, drift_ppm } => {
+            let magnitude = Duration::from_nanos(offset_nanos.unsigned_abs());
+            let sign = if *offset_nanos < 0 { "-" } else { "" };
+            vec![
+                kind(FaultKind::SetClock),
+                ("node", names.quoted(*node)),
+                ("offset", quote(&format!("{sign}{magnitude}"))),
+                ("drift_ppm", drift_ppm.to_string()),
+            ]
+        }
+        ControlAction::SetNodeUp { node, up } => {
+            vec![kind(FaultKind::SetNodeUp), ("node", names.quoted(*node)), ("up", up.to_string())]
+        }
+        ControlAction::Partition { shape, duration: lasting } => {
+            let mut fields = vec![kind(FaultKind::Partition), shape_field(shape, names)];
+            if let Some(lasting) = lasting {
+                fields.push(("duration", duration(lasting)));
+            }
+            fields
+        }
+        ControlAction::Heal => vec![kind(FaultKind::Heal)],
+        ControlAction::Unclog => vec![kind(FaultKind::Unclog)],
+        ControlAction::ClogLink { from, to, duration: lasting } => vec![
+            kind(FaultKind::Clog),
+            ("from", names.quoted(*from)),
+            ("to", names.quoted(*to)),
+            ("duration", duration(lasting)),
+        ],
+        ControlAction::ClogNode { node, duration: lasting } => {
+            vec![
+                kind(FaultKind::Clog),
+                ("node", names.quoted(*node)),
+                ("duration", duration(lasting)),
+            ]
+        }
+        ControlAction::SetLoss(p) => vec![kind(FaultKind::SetLoss), ("probability", number(*p))],
+        ControlAction::SetDuplicate(p) => {
+            vec![kind(FaultKind::SetDuplicate), ("probability", number(*p))]
+        }
+        ControlAction::SetCorrupt(p) => {
+            vec![kind(FaultKind::SetCorrupt), ("probability", number(*p))]
+        }
+        ControlAction::SetDefaultLink(config) => {
+            vec![kind(FaultKind::SetDefaultLink), ("link", flow(&link_fields(config)))]
+        }
+        ControlAction::SetLink { from, to, config } => vec![
+            kind(FaultKind::SetLink),
+            ("from", names.quoted(*from)),
+            ("to", names.quoted(*to)),
+            ("link", flow(&link_fields(config))),
+        ],
+        ControlAction::SetCapacity(capacity) => {
+            vec![kind(FaultKind::SetCapacity), ("capacity_packets", capacity.to_string())]
+        }
+        ControlAction::SetDisk { node, config } => {
+            let mut fields = vec![kind(FaultKind::SetDisk)];
+            if let Some(node) = node {
+                fields.push(("node", names.quoted(*node)));
+            }
+            fields.push(("disk", flow(&disk_fields(config))));
+            fields
+        }
+        ControlAction::CrashAtDiskOperation { node, operation } => vec![
+            kind(FaultKind::CrashAtDiskOperation),
+            ("node", names.quoted(*node)),
+            ("operation", operation.to_string()),
+        ],
+    }
+}
+
+fn shape_field(shape: &PartitionShape, names: &Names<'_>) -> (&'static str, String) {
+    match shape {
+        PartitionShape::Groups(groups) => {
+            let groups: Vec<String> = groups.iter().map(|g| names.list(g)).collect();
+            ("groups", format!("[{}]", groups.join(", ")))
+        }
+        PartitionShape::Isolate(node) => ("isolate", names.quoted(*node)),
+        PartitionShape::OneWay { from, to } => {
+            ("one_way", flow(&[("from", names.list(from)), ("to", names.list(to))]))
+        }
+        PartitionShape::Ring { order, reach } => {
+            ("ring", flow(&[("order", names.list(order)), ("reach", reach.to_string())]))
+        }
+        PartitionShape::Bridge { left, bridge, right } => (
+            "bridge",
+            flow(&[
+                ("left", names.list(left)),
+                ("bridge", names.quoted(*bridge)),
+                ("right", names.list(right)),
+            ]),
+        ),
+    }
+}
+
+/// Every setting of a link, so that reading them back does not depend on any default.
+fn link_fields(config: &LinkConfig) -> Vec<(&'static str, String)> {
+    let d = |d: Duration| quote(&d.to_string());
+    let latency = match config.latency {
+        Latency::Fixed(value) => flow(&[("kind", "fixed".into()), ("value", d(value))]),
+        Latency::Uniform { min, max } => {
+            flow(&[("kind", "uniform".into()), ("min", d(min)), ("max", d(max))])
+        }
+        Latency::Exponential { min, mean } => {
+            flow(&[("kind", "exponential".into()), ("min", d(min)), ("mean", d(mean))])
+        }
+        Latency::LongTail { min, max, slow_probability, slow_min, slow_max } => flow(&[
+            ("kind", "long_tail".into()),
+            ("min", d(min)),
+            ("max", d(max)),
+            ("slow_probability", number(slow_probability)),
+            ("slow_min", d(slow_min)),
+            ("slow_max", d(slow_max)),
+        ]),
+    };
+    let when_full = match config.when_full {
+        WhenFull::DropTail => "drop_tail",
+        WhenFull::Reject => "reject",
+    };
+    vec![
+        ("latency", latency),
+        ("loss_probability", number(config.loss_probability)),
+        ("duplicate_probability", number(config.duplicate_probability)),
+        ("corrupt_probability", number(config.corrupt_probability)),
+        ("capacity_packets", config.capacity_packets.to_string()),
+        ("when_full", when_full.to_string()),
+        ("fifo", config.fifo.to_string()),
+    ]
+}
+
+/// Every setting of a disk.
+fn disk_fields(config: &DiskConfig) -> Vec<(&'static str, String)> {
+    let d = |d: Duration| quote(&d.to_string());
+    vec![
+        ("sector_size_bytes", config.sector_size_bytes.to_string()),
+        ("capacity_bytes", config.capacity_bytes.to_string()),
+        ("crash_unsynced", config.crash_unsynced.name().to_string()),
+        ("read_error_probability", number(config.read_error_probability)),
+        ("write_error_probability", number(config.write_error_probability)),
+        ("read_corruption_probability", number(config.read_corruption_probability)),
+        ("latent_corruption_probability", number(config.latent_corruption_probability)),
+        ("misdirected_write_probability", number(config.misdirected_write_probability)),
+        ("latency_min", d(config.latency_min)),
+        ("latency_max", d(config.latency_max)),
+        ("slow_probability", number(config.slow_probability)),
+        ("slow_latency", d(config.slow_latency)),
+        ("crash_probability_per_operation", number(config.crash_probability_per_operation)),
+        ("in_flight_max", config.in_flight_max.to_string()),
+    ]
+}
+
+fn param(value: &ParamValue) -> String {
+    match value {
+        ParamValue::Int(v) => v.to_string(),
+        ParamValue::Float(v) => number(*v),
+        ParamValue::Bool(v) => v.to_string(),
+        ParamValue::Duration(v) => quote(&v.to_string()),
+        ParamValue::Text(v) => quote(v),
+    }
+}
+
+/// A float that reads back exactly: Rust prints the shortest text that round-trips.
+fn number(value: f64) -> String {
+    if value.is_finite() {
+        format!("{value:?}")
+    } else if value.is_nan() {
+        ".nan".to_string()
+    } else if value > 0.0 {
+        ".inf".to_string()
+    } else {
+        "-.inf".to_string()
+    }
+}
+
+/// `{a: 1, b: 2}`.
+fn flow(fields: &[(&str, String)]) -> String {
+    let fields: Vec<String> = fields.iter().map(|(key, value)| format!("{key}: {value}")).collect();
+    format!("{{{}}}", fields.join(", "))
+}
+
+/// A YAML double-quoted string.
+fn quote(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Text safe inside a one-line comment.
+fn comment(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
