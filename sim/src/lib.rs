@@ -82,6 +82,7 @@
 //! ```
 
 pub mod check;
+pub mod cli;
 pub mod disk;
 pub mod fault;
 pub mod harness;
