@@ -293,9 +293,7 @@ fn run_scenario(
         if let Some(bar) = &bar {
             bar.inc(1);
         }
-        if json {
-            println!("{}", json_line(&name, report));
-        }
+        let _ = report;
     });
     if let Some(bar) = bar {
         bar.finish_and_clear();
@@ -304,6 +302,10 @@ fn run_scenario(
     let out = std::io::stdout();
     let mut out = out.lock();
     if json {
+        // In seed order, whatever the thread count, so shard outputs merge by concatenation.
+        for report in &reports {
+            let _ = writeln!(out, "{}", json_line(&name, report));
+        }
         let _ = writeln!(out, "{}", json_summary(&summary, sweep_fingerprint(&reports)));
     } else {
         // One line per (check, kind), smallest seed first: the rest are in the summary.
