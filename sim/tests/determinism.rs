@@ -18,7 +18,7 @@ impl Process<u64> for Chatter {
     }
 
     fn on_message(&mut self, ctx: &mut Context<'_, u64>, from: NodeId, message: u64) {
-        if message % 3 == 0 {
+        if message.is_multiple_of(3) {
             ctx.send(from, message + 1);
         }
     }

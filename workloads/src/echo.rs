@@ -34,8 +34,11 @@ impl Process<Message> for Server {
     fn on_message(&mut self, ctx: &mut Context<'_, Message>, from: NodeId, message: Message) {
         if let Message::Request { id, value } = message {
             self.replies += 1;
-            let value =
-                if self.corrupt_replies && self.replies % 50 == 0 { value + 1 } else { value };
+            let value = if self.corrupt_replies && self.replies.is_multiple_of(50) {
+                value + 1
+            } else {
+                value
+            };
             ctx.send(from, Message::Reply { id, value });
         }
     }

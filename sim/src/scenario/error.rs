@@ -70,20 +70,17 @@ impl ScenarioError {
         let number = self.line.to_string();
         let gutter = " ".repeat(number.len() + 1);
         out.push_str(&format!("{gutter}--> {}\n", self.position()));
-        out.push_str(&format!("{gutter}|\n"));
-        out.push_str(&format!(" {number} | {}\n", self.source_line));
+        out.push_str(&format!("{gutter} |\n"));
+        let (shown, column) = crop(&self.source_line, self.column);
+        out.push_str(&format!(" {number} | {shown}\n"));
         // Keep tabs in the padding so the caret lines up under tab-indented text.
-        let skip = usize::try_from(self.column.saturating_sub(1)).unwrap_or(usize::MAX);
-        let mut padding: String = self
-            .source_line
-            .chars()
-            .take(skip)
-            .map(|c| if c == '\t' { '\t' } else { ' ' })
-            .collect();
+        let skip = usize::try_from(column.saturating_sub(1)).unwrap_or(usize::MAX);
+        let mut padding: String =
+            shown.chars().take(skip).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
         let missing = skip.saturating_sub(padding.chars().count());
-        padding.push_str(&" ".repeat(missing.min(1024)));
-        let width = usize::try_from(self.width.clamp(1, 1024)).unwrap_or(1);
-        out.push_str(&format!("{gutter}| {padding}{}", "^".repeat(width)));
+        padding.push_str(&" ".repeat(missing.min(LINE_SHOWN_MAX)));
+        let width = usize::try_from(self.width.clamp(1, LINE_SHOWN_MAX as u64)).unwrap_or(1);
+        out.push_str(&format!("{gutter} | {padding}{}", "^".repeat(width)));
         if !self.expected.is_empty() {
             out.push(' ');
             out.push_str(&self.expected);
@@ -91,6 +88,31 @@ impl ScenarioError {
         out.push('\n');
         out
     }
+}
+
+/// Longest source line shown whole; longer ones are cropped around the column.
+const LINE_SHOWN_MAX: usize = 100;
+
+/// The part of `line` to show and the column within it.
+fn crop(line: &str, column: u64) -> (String, u64) {
+    let length = line.chars().count();
+    if length <= LINE_SHOWN_MAX {
+        return (line.to_string(), column);
+    }
+    let index = usize::try_from(column.saturating_sub(1)).unwrap_or(usize::MAX).min(length);
+    let start = index.saturating_sub(LINE_SHOWN_MAX / 2);
+    let end = (start + LINE_SHOWN_MAX).min(length);
+    let mut shown = String::new();
+    let mut column = (index - start) as u64 + 1;
+    if start > 0 {
+        shown.push_str("...");
+        column += 3;
+    }
+    shown.extend(line.chars().skip(start).take(end - start));
+    if end < length {
+        shown.push_str("...");
+    }
+    (shown, column)
 }
 
 /// Every problem found in one scenario, in source order. Never empty.

@@ -77,7 +77,6 @@ pub fn parse(
         budget: serde_saphyr::budget! {
             max_depth: DEPTH_MAX,
             flow_nesting_limit: DEPTH_MAX,
-            max_documents: 1,
         },
         with_snippet: false,
         strict_booleans: true,
@@ -87,12 +86,7 @@ pub fn parse(
         Ok(file) => file,
         Err(error) => {
             let error = error.without_snippet();
-            let message = serde_saphyr::DefaultMessageFormatter.format_message(error);
-            let message: String = message.chars().filter(|c| !c.is_control()).collect();
-            let (message, expected) = match message.split_once(", expected ") {
-                Some((what, expected)) => (what.to_string(), format!("expected {expected}")),
-                None => (message, String::new()),
-            };
+            let (message, expected) = yaml_problem(error);
             let at = error.location().unwrap_or(serde_saphyr::Location::UNKNOWN);
             diagnostics.error(ErrorKind::Syntax, &at, message, expected);
             return Err(diagnostics.into_errors());
@@ -102,5 +96,47 @@ pub fn parse(
     match scenario {
         Some(scenario) => diagnostics.finish(scenario),
         None => Err(diagnostics.into_errors()),
+    }
+}
+
+/// The YAML parser's complaint as (what is wrong, what was expected), in our words where
+/// its own name an API of the parser.
+fn yaml_problem(error: &serde_saphyr::Error) -> (String, String) {
+    use serde_saphyr::budget::BudgetBreach;
+    use serde_saphyr::Error;
+    let nesting = || format!("expected at most {DEPTH_MAX} levels of nesting");
+    match error {
+        Error::DuplicateMappingKey { key, .. } => {
+            let key = key.as_deref().unwrap_or("?");
+            (format!("duplicate key `{key}`"), "expected each key once per mapping".to_string())
+        }
+        Error::MultipleDocuments { .. } => (
+            "a second YAML document".to_string(),
+            "expected one document: nothing after `---`".to_string(),
+        ),
+        Error::Budget { breach: BudgetBreach::Depth { .. }, .. } => {
+            ("the YAML is nested too deeply".to_string(), nesting())
+        }
+        _ => {
+            let message = serde_saphyr::DefaultMessageFormatter.format_message(error);
+            let message: String = message.chars().filter(|c| !c.is_control()).collect();
+            if message.contains("recursion limit") {
+                return ("the YAML is nested too deeply".to_string(), nesting());
+            }
+            // Number parse failures name Rust types; say what the user should write.
+            let numbers = [
+                ("invalid u32", "an integer from 0 to 4294967295"),
+                ("invalid u64", "an integer from 0 to 18446744073709551615"),
+                ("invalid i64", "an integer"),
+                ("invalid floating point", "a number"),
+            ];
+            if let Some((_, wanted)) = numbers.iter().find(|(text, _)| message == *text) {
+                return ("not a valid number here".to_string(), format!("expected {wanted}"));
+            }
+            match message.split_once(", expected ") {
+                Some((what, expected)) => (what.to_string(), format!("expected {expected}")),
+                None => (message, String::new()),
+            }
+        }
     }
 }

@@ -231,7 +231,7 @@ impl Draft<'_> {
             if let Some(stop) = stop.filter(|_| end < chaos_end) {
                 self.faults.push((end, stop));
             }
-            at = at + uniform_duration(stream, interval);
+            at += uniform_duration(stream, interval);
         }
     }
 
@@ -276,7 +276,7 @@ fn uniform_duration(stream: &mut Stream, (low, high): (Duration, Duration)) -> D
 }
 
 fn uniform_i64(stream: &mut Stream, low: i64, high: i64) -> i64 {
-    let width = high.abs_diff(low).max(0);
+    let width = high.abs_diff(low);
     let offset = stream.uniform_u64(0, width);
     low.wrapping_add(offset as i64)
 }

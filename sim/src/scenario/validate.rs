@@ -37,7 +37,11 @@ const SEEDS_DEFAULT: std::ops::Range<u64> = 0..100;
 
 /// For each fault kind: its name, groups of fields of which exactly one must be present, and
 /// the fields it may carry besides.
-pub(crate) const FAULT_FIELDS: [(FaultKind, &str, &[&[&str]], &[&str]); 19] = [
+/// (kind, name, required field alternatives, optional fields).
+type FaultFields =
+    (FaultKind, &'static str, &'static [&'static [&'static str]], &'static [&'static str]);
+
+pub(crate) const FAULT_FIELDS: [FaultFields; 19] = [
     (FaultKind::Crash, "crash", &[&["node", "domain"]], &[]),
     (FaultKind::Restart, "restart", &[&["node", "domain"]], &[]),
     (FaultKind::Recover, "recover", &[&["node", "domain"]], &[]),
@@ -536,12 +540,12 @@ impl Validator<'_, '_> {
                 }
                 None => {
                     let message = format!(
-                        "parameter `{}` of workload `{}` is a {}",
+                        "parameter `{}` of workload `{}` is not of type {}",
                         key.value,
                         name.value,
                         param.kind.name()
                     );
-                    let expected = format!("expected a {}", param.kind.name());
+                    let expected = format!("expected {}", param.kind.name());
                     self.error(ErrorKind::Value, &value.referenced, message, &expected);
                 }
             }
