@@ -68,11 +68,12 @@ impl ScenarioError {
             return out;
         }
         let number = self.line.to_string();
-        let gutter = " ".repeat(number.len() + 1);
+        let width = number.len().max(2);
+        let gutter = " ".repeat(width);
         out.push_str(&format!("{gutter}--> {}\n", self.position()));
         out.push_str(&format!("{gutter} |\n"));
         let (shown, column) = crop(&self.source_line, self.column);
-        out.push_str(&format!(" {number} | {shown}\n"));
+        out.push_str(&format!("{number:>width$} | {shown}\n"));
         // Keep tabs in the padding so the caret lines up under tab-indented text.
         let skip = usize::try_from(column.saturating_sub(1)).unwrap_or(usize::MAX);
         let mut padding: String =
