@@ -12,6 +12,8 @@ mod model;
 mod plan;
 mod sample;
 mod schema;
+#[cfg(test)]
+mod test_support;
 mod validate;
 mod write;
 

@@ -280,3 +280,151 @@ fn uniform_i64(stream: &mut Stream, low: i64, high: i64) -> i64 {
     let offset = stream.uniform_u64(0, width);
     low.wrapping_add(offset as i64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{plan_differences, registry, SWARM_HEAVY};
+    use super::super::{parse, Scenario};
+    use crate::fault::ControlAction;
+    use crate::node::NodeId;
+
+    fn scenario(text: &str) -> Scenario {
+        match parse("test.yaml", text.as_bytes(), &registry()) {
+            Ok(scenario) => scenario,
+            Err(errors) => panic!("test scenario refused:\n{errors}"),
+        }
+    }
+
+    const SMALL: &str = "name: small
+topology: {count: 4, role: replica}
+workload: {name: kv}
+phases: {chaos: 10s}
+swarm:
+  loss: {probability: 0.5, rate: [0, 0.2]}
+  clog: {probability: 0.5, interval: [100ms, 1s], duration: [10ms, 100ms]}
+  crash: {probability: 0.5, interval: [500ms, 2s], duration: [100ms, 1s]}
+";
+
+    // Proves a plan is a pure function of (scenario, seed) and that seeds differ.
+    #[test]
+    fn sampling_is_deterministic_per_seed() {
+        let scenario = scenario(SWARM_HEAVY);
+        for seed in 0..20 {
+            let (a, b) = (scenario.sample(seed), scenario.sample(seed));
+            assert!(plan_differences(&a, &b).is_empty());
+            assert_eq!(a.realized, b.realized);
+        }
+        let realized: Vec<_> = (0..20).map(|seed| scenario.sample(seed).realized).collect();
+        assert!(realized.windows(2).any(|w| w[0] != w[1]), "every seed drew the same");
+    }
+
+    // Proves switching one family off leaves every other family's draws untouched, and that
+    // an off family draws nothing but its coin.
+    #[test]
+    fn families_do_not_shift_each_other() {
+        let all = scenario(SMALL);
+        let no_crash =
+            scenario(&SMALL.replace("crash: {probability: 0.5", "crash: {probability: 0"));
+        let not_crash = |plan: &super::RunPlan| -> Vec<_> {
+            plan.faults
+                .iter()
+                .filter(|(_, a)| !matches!(a, ControlAction::Crash(_) | ControlAction::Recover(_)))
+                .cloned()
+                .collect()
+        };
+        for seed in 0..50 {
+            let (with, without) = (all.sample(seed), no_crash.sample(seed));
+            assert_eq!(not_crash(&with), not_crash(&without), "seed {seed}");
+            let crash_values: Vec<_> = without
+                .realized
+                .iter()
+                .filter(|(label, _)| label.starts_with("swarm.crash"))
+                .collect();
+            assert_eq!(crash_values, [&("swarm.crash".to_string(), "off".to_string())]);
+        }
+    }
+
+    // Proves every family is sometimes on and sometimes off across seeds, and that each
+    // value drawn is recorded.
+    #[test]
+    fn families_switch_per_seed_and_are_recorded() {
+        let scenario = scenario(SMALL);
+        for family in ["swarm.loss", "swarm.clog", "swarm.crash"] {
+            let on: Vec<bool> = (0..40)
+                .map(|seed| {
+                    scenario.sample(seed).realized.contains(&(family.to_string(), "on".to_string()))
+                })
+                .collect();
+            assert!(on.contains(&true) && on.contains(&false), "{family} never varied");
+        }
+        for seed in 0..40 {
+            let plan = scenario.sample(seed);
+            let losses = plan.faults.iter().filter(|(_, a)| matches!(a, ControlAction::SetLoss(_)));
+            let rates = plan.realized.iter().filter(|(label, _)| label == "swarm.loss.rate");
+            assert_eq!(losses.count(), rates.count());
+        }
+    }
+
+    // Proves the max_dead budget skips crashes that would take down one node too many, and
+    // records each skip.
+    #[test]
+    fn max_dead_skips_crashes_beyond_the_budget() {
+        let scenario = scenario(
+            "name: budget
+topology: {count: 3}
+workload: {name: kv}
+max_dead: 1
+faults:
+  - {at: 1s, kind: crash, node: n0}
+  - {at: 2s, kind: crash, node: n1}
+  - {at: 3s, kind: restart, node: n0}
+  - {at: 4s, kind: crash, node: n2}
+phases: {chaos: 10s}
+",
+        );
+        let plan = scenario.sample(0);
+        let crashed: Vec<NodeId> = plan
+            .faults
+            .iter()
+            .filter_map(|(_, a)| match a {
+                ControlAction::Crash(node) => Some(*node),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(crashed, [NodeId(0), NodeId(2)]);
+        assert_eq!(plan.realized, [("max_dead.skipped".to_string(), "crash n1 at 2s".to_string())]);
+    }
+
+    // Proves a domain-wide crash hits exactly the domain's nodes and a role-random choice
+    // stays within the role.
+    #[test]
+    fn domains_and_roles_resolve_to_their_nodes() {
+        let scenario = scenario(
+            "name: domains
+topology:
+  nodes:
+    - {name: a0, role: replica, zone: a}
+    - {name: b0, role: replica, zone: b}
+    - {name: b1, role: client, zone: b}
+workload: {name: kv}
+faults:
+  - {at: 1s, kind: crash, domain: {zone: b}}
+  - {every: 1s, after: 2s, kind: pause, node: {role: replica}}
+phases: {chaos: 10s}
+",
+        );
+        for seed in 0..20 {
+            let plan = scenario.sample(seed);
+            let at_one: Vec<_> =
+                plan.faults.iter().filter(|(t, _)| t.as_nanos() == 1_000_000_000).collect();
+            assert_eq!(at_one.len(), 2);
+            assert_eq!(at_one[0].1, ControlAction::Crash(NodeId(1)));
+            assert_eq!(at_one[1].1, ControlAction::Crash(NodeId(2)));
+            for (_, action) in &plan.faults {
+                if let ControlAction::Pause(node) = action {
+                    assert!(node.0 < 2, "paused the client {node}");
+                }
+            }
+        }
+    }
+}

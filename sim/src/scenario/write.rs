@@ -342,3 +342,60 @@ fn quote(text: &str) -> String {
 fn comment(text: &str) -> String {
     text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::parse;
+    use super::super::test_support::{plan_differences, registry, SWARM_HEAVY};
+    use super::plan_to_yaml;
+
+    // Proves a plan written back as YAML reads back, with any seed, into a plan equal in
+    // every effect: same faults at the same times, settings, parameters, checks and limits.
+    #[test]
+    fn written_plans_replay_exactly() {
+        let registry = registry();
+        let scenario = match parse("swarm.yaml", SWARM_HEAVY.as_bytes(), &registry) {
+            Ok(scenario) => scenario,
+            Err(errors) => panic!("{errors}"),
+        };
+        for seed in 0..25 {
+            let plan = scenario.sample(seed);
+            let text = plan_to_yaml(&plan);
+            let replayed = match parse("plan.yaml", text.as_bytes(), &registry) {
+                Ok(replayed) => replayed,
+                Err(errors) => panic!("seed {seed}: written plan refused:\n{errors}\n{text}"),
+            };
+            assert!(!replayed.is_random(), "seed {seed}: randomness left in\n{text}");
+            for replay_seed in [0, seed, u64::MAX - 1] {
+                let again = replayed.sample(replay_seed);
+                let differences = plan_differences(&plan, &again);
+                assert!(differences.is_empty(), "seed {seed}:\n{}\n{text}", differences.join("\n"));
+                assert!(again.realized.is_empty());
+            }
+            for (label, _) in &plan.realized {
+                assert!(
+                    text.contains(&format!("# realized {label} = ")),
+                    "{label} not in comments"
+                );
+            }
+        }
+    }
+
+    // Proves the written file has no swarm and only explicit `at:` times.
+    #[test]
+    fn written_plans_have_nothing_left_to_chance() {
+        let registry = registry();
+        let Ok(scenario) = parse("swarm.yaml", SWARM_HEAVY.as_bytes(), &registry) else {
+            panic!("the swarm scenario loads")
+        };
+        let text = plan_to_yaml(&scenario.sample(3));
+        let body: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        // Names are written quoted, so a bare `random` could only be a random choice.
+        for chance in ["swarm:", "every:", "random:", "node: random", "isolate: random", "{role:"] {
+            assert!(!body.iter().any(|l| l.contains(chance)), "`{chance}` left in\n{text}");
+        }
+        let entries = text.lines().filter(|l| l.starts_with("  - {")).count();
+        let timed = text.lines().filter(|l| l.starts_with("  - {at: \"")).count();
+        assert_eq!(entries, timed);
+    }
+}
