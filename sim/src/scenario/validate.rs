@@ -31,6 +31,8 @@ use super::schema::{
 pub(crate) const NODES_MAX: u32 = 4096;
 /// One rule or family may not expand into more actions than this.
 pub(crate) const OCCURRENCES_MAX: u64 = 100_000;
+/// The whole explicit schedule may not expand into more actions than this.
+pub(crate) const SCHEDULE_ACTIONS_MAX: u64 = 1_000_000;
 const VTIME_MAX_DEFAULT: Duration = Duration::from_secs(600);
 const EVENTS_MAX_DEFAULT: u64 = 50_000_000;
 const SEEDS_DEFAULT: std::ops::Range<u64> = 0..100;
@@ -98,6 +100,7 @@ pub(crate) fn validate(
         topology: Topology::new(),
         vtime_max: Instant::from_nanos(VTIME_MAX_DEFAULT.as_nanos()),
         chaos_end: Instant::ZERO,
+        schedule_actions: 0,
     };
     let limits = v.limits(file);
     let phases = v.phases(file);
@@ -149,6 +152,8 @@ struct Validator<'d, 'a> {
     topology: Topology,
     vtime_max: Instant,
     chaos_end: Instant,
+    /// Actions the explicit schedule expands into so far.
+    schedule_actions: u64,
 }
 
 impl Validator<'_, '_> {
@@ -582,7 +587,24 @@ impl Validator<'_, '_> {
         let timing = self.timing(entry);
         let fields_ok = self.fault_fields(fault);
         let action = if fields_ok { self.action(fault, link_default, disk) } else { None };
-        Some(FaultRule { timing: timing?, action: action? })
+        let rule = FaultRule { timing: timing?, action: action? };
+        let per_occurrence = match &rule.action {
+            ActionTemplate::Action { target: Target::Each(nodes), .. } => nodes.len() as u64,
+            _ => 1,
+        };
+        let occurrences = rule.timing.instants().take(OCCURRENCES_MAX as usize + 1).count();
+        let before = self.schedule_actions;
+        self.schedule_actions = before.saturating_add(occurrences as u64 * per_occurrence);
+        if self.schedule_actions > SCHEDULE_ACTIONS_MAX {
+            // Said once, at the rule that crosses the limit.
+            if before <= SCHEDULE_ACTIONS_MAX {
+                let message = "the fault schedule is too long".to_string();
+                let expected = format!("expected at most {SCHEDULE_ACTIONS_MAX} actions in all");
+                self.error(ErrorKind::Value, &entry.referenced, message, &expected);
+            }
+            return None;
+        }
+        Some(rule)
     }
 
     /// Checks the entry carries exactly the fields its kind takes.
@@ -665,6 +687,16 @@ impl Validator<'_, '_> {
                     None => Some(self.chaos_end),
                 };
                 let (period, after, until) = (period?, after?, until?);
+                if after >= until {
+                    let message = format!(
+                        "`after` {} is not before `until` {}: the fault never fires",
+                        after.since_start(),
+                        until.since_start()
+                    );
+                    let at = fault.after.as_ref().map_or(every.referenced, |a| a.referenced);
+                    self.error(ErrorKind::Conflict, &at, message, "expected after < until");
+                    return None;
+                }
                 let span = until.saturating_since(after).as_nanos();
                 if period.is_zero() || span / period.as_nanos().max(1) >= OCCURRENCES_MAX {
                     let message = format!("`every: {period}` fires too often");
