@@ -99,6 +99,8 @@ enum Status {
     Passed,
     Failed,
     BadInput(String),
+    /// Bad input whose message is already rendered (scenario errors, compiler style).
+    BadInputRendered(String),
 }
 
 impl From<Status> for ExitCode {
@@ -108,6 +110,10 @@ impl From<Status> for ExitCode {
             Status::Failed => ExitCode::from(1),
             Status::BadInput(message) => {
                 eprintln!("error: {message}");
+                ExitCode::from(2)
+            }
+            Status::BadInputRendered(message) => {
+                eprint!("{message}");
                 ExitCode::from(2)
             }
         }
@@ -162,7 +168,7 @@ pub fn main(registry: Registry) -> ExitCode {
                 match run_scenario(&path, &registry, options, &request) {
                     Status::Passed => {}
                     Status::Failed => worst = Status::Failed,
-                    bad @ Status::BadInput(_) => return bad.into(),
+                    bad @ (Status::BadInput(_) | Status::BadInputRendered(_)) => return bad.into(),
                 }
             }
             worst.into()
@@ -242,7 +248,7 @@ fn shard_from_environment() -> Result<Option<(u64, u64)>, String> {
 }
 
 fn load(path: &Path, registry: &Registry) -> Result<Scenario, Status> {
-    scenario::load(path, registry).map_err(|errors| Status::BadInput(format!("{errors}")))
+    scenario::load(path, registry).map_err(|errors| Status::BadInputRendered(format!("{errors}\n")))
 }
 
 fn run_scenario(
