@@ -363,6 +363,10 @@ impl<M: Debug + 'static, W: Wire<M>> Core<M, W> {
 
     /// Folds the disk's events into the fingerprint and, if recording, the trace.
     fn trace_disk_events(&mut self, node: NodeId) {
+        // Called after every callback; most callbacks touch no disk.
+        if !self.disks[node.index()].has_events() {
+            return;
+        }
         let now = self.now;
         let node_word = u64::from(node.0);
         for event in self.disks[node.index()].drain_events() {
@@ -422,13 +426,17 @@ impl<M: Debug + 'static, W: Wire<M>> Core<M, W> {
         match self.net.admit(now, from, to, W::CORRUPTIBLE) {
             Ok(admitted) => {
                 self.trace.mix(Kind::Send, now, [u64::from(from.0), u64::from(to.0), packet, 0]);
-                self.trace.record(
-                    now,
-                    Some(from),
-                    "send",
-                    &[("to", to.into()), ("pkt", packet.into())],
-                    || Some(format!("{message:?}")),
-                );
+                // Gated here, not only inside `record`: this is the hottest call site, and
+                // building the field array is work a run without recording must not do.
+                if self.trace.is_recording() {
+                    self.trace.record(
+                        now,
+                        Some(from),
+                        "send",
+                        &[("to", to.into()), ("pkt", packet.into())],
+                        || Some(format!("{message:?}")),
+                    );
+                }
                 let mut payload = self.wire.pack(message);
                 if admitted.corrupted {
                     let stream = self.net.corrupt_stream(admitted.link);
@@ -461,18 +469,9 @@ impl<M: Debug + 'static, W: Wire<M>> Core<M, W> {
             }
             Err(Refusal::Drop(link, cause)) => {
                 self.net.count_drop(link, cause);
-                self.trace.mix(
-                    Kind::Drop,
-                    now,
-                    [u64::from(from.0), u64::from(to.0), packet, cause as u64],
-                );
-                self.trace.record(
-                    now,
-                    Some(from),
-                    "drop",
-                    &[("to", to.into()), ("pkt", packet.into()), ("cause", cause.name().into())],
-                    || Some(format!("{message:?}")),
-                );
+                self.trace_drop((from, to, packet), true, cause, cause.name(), || {
+                    Some(format!("{message:?}"))
+                });
                 Ok(())
             }
             Err(Refusal::Reject(link)) => {
@@ -487,6 +486,26 @@ impl<M: Debug + 'static, W: Wire<M>> Core<M, W> {
                 );
                 Err(SendError::QueueFull(to))
             }
+        }
+    }
+
+    /// Fingerprints and records a packet that did not arrive. Send-side drops are recorded at
+    /// the sender (`to=`), delivery-side drops at the receiver (`from=`).
+    fn trace_drop(
+        &mut self,
+        (from, to, packet): (NodeId, NodeId, u64),
+        at_sender: bool,
+        cause: DropCause,
+        cause_text: &str,
+        detail: impl FnOnce() -> Option<String>,
+    ) {
+        let now = self.now;
+        self.trace.mix(Kind::Drop, now, [u64::from(from.0), u64::from(to.0), packet, cause as u64]);
+        if self.trace.is_recording() {
+            let (node, peer) =
+                if at_sender { (from, ("to", to.into())) } else { (to, ("from", from.into())) };
+            let fields = [peer, ("pkt", packet.into()), ("cause", cause_text.into())];
+            self.trace.record(now, Some(node), "drop", &fields, detail);
         }
     }
 
@@ -899,18 +918,9 @@ impl<M: Debug + 'static, W: Wire<M>> World<M, W> {
             Err(error) => {
                 self.core.net.leave(link);
                 self.core.net.count_drop(link, DropCause::Corrupt);
-                self.core.trace.mix(
-                    Kind::Drop,
-                    now,
-                    [u64::from(from.0), u64::from(to.0), packet, DropCause::Corrupt as u64],
-                );
-                self.core.trace.record(
-                    now,
-                    Some(to),
-                    "drop",
-                    &[("from", from.into()), ("pkt", packet.into()), ("cause", "corrupt".into())],
-                    || Some(error.0),
-                );
+                let cause = DropCause::Corrupt;
+                self.core
+                    .trace_drop((from, to, packet), false, cause, cause.name(), || Some(error.0));
                 return;
             }
         };
@@ -921,16 +931,11 @@ impl<M: Debug + 'static, W: Wire<M>> World<M, W> {
         {
             // A pull-style endpoint's inbox is its socket buffer: overflow is a drop.
             self.core.net.count_drop(link, DropCause::QueueFull);
-            self.core.trace.mix(
-                Kind::Drop,
-                now,
-                [u64::from(from.0), u64::from(to.0), packet, DropCause::QueueFull as u64],
-            );
-            self.core.trace.record(
-                now,
-                Some(to),
-                "drop",
-                &[("from", from.into()), ("pkt", packet.into()), ("cause", "inbox_full".into())],
+            self.core.trace_drop(
+                (from, to, packet),
+                false,
+                DropCause::QueueFull,
+                "inbox_full",
                 || Some(format!("{message:?}")),
             );
             return;
@@ -961,22 +966,12 @@ impl<M: Debug + 'static, W: Wire<M>> World<M, W> {
     }
 
     fn drop_in_flight(&mut self, delivery: Delivery<W::Packet>, cause: DropCause) {
-        let now = self.core.now;
-        let (from, to, packet) = (delivery.from, delivery.to, delivery.packet);
         self.core.net.leave(delivery.link);
         self.core.net.count_drop(delivery.link, cause);
-        self.core.trace.mix(
-            Kind::Drop,
-            now,
-            [u64::from(from.0), u64::from(to.0), packet, cause as u64],
-        );
-        self.core.trace.record(
-            now,
-            Some(to),
-            "drop",
-            &[("from", from.into()), ("pkt", packet.into()), ("cause", cause.name().into())],
-            || Some(format!("{:?}", delivery.payload)),
-        );
+        let ids = (delivery.from, delivery.to, delivery.packet);
+        self.core.trace_drop(ids, false, cause, cause.name(), || {
+            Some(format!("{:?}", delivery.payload))
+        });
     }
 
     /// Runs one callback of `node`'s process with a context, then finishes the callback.

@@ -204,6 +204,11 @@ impl Disk {
     }
 
     /// Events since the last drain, oldest first.
+    /// Whether `drain_events` would yield anything (a cheap check for the world's hot path).
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     pub fn drain_events(&mut self) -> std::vec::Drain<'_, DiskEvent> {
         self.events.drain(..)
     }
