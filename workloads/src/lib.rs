@@ -1,7 +1,11 @@
 //! Reference systems under test, with their clients, checks and planted-bug switches. Each
-//! registers itself with the runner through `registry()`.
+//! module registers its workloads with the runner through `registry()`.
 
+pub mod dedup;
 pub mod echo;
+pub mod raft_kv;
+pub mod replog;
+pub mod wal_kv;
 
 use orrery_sim::workload::Registry;
 
@@ -9,5 +13,9 @@ use orrery_sim::workload::Registry;
 pub fn registry() -> Registry {
     let mut registry = Registry::new();
     registry.register(echo::Echo);
+    dedup::register(&mut registry);
+    raft_kv::register(&mut registry);
+    replog::register(&mut registry);
+    wal_kv::register(&mut registry);
     registry
 }
