@@ -130,6 +130,76 @@ fn shards_and_thread_counts_do_not_change_results() {
     assert_eq!(merged, whole);
 }
 
+/// The `sweep_fingerprint` of the last summary record in JSON-lines output.
+fn sweep_fingerprint(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|record| record["type"] == "summary")
+        .filter_map(|record| record["sweep_fingerprint"].as_str().map(str::to_string))
+        .last()
+        .unwrap_or_default()
+}
+
+// Proves `orrery merge` accepts shard outputs that cover the range exactly once (and merges
+// them to the unsharded sweep fingerprint), and refuses with exit 2 a missing shard, a
+// duplicated shard and an output cut short, naming the problem.
+#[test]
+fn merge_checks_every_seed_appears_exactly_once() {
+    let dir = std::env::temp_dir().join(format!("orrery-merge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", "scenarios/bugs/echo-corrupt-replies.yaml", "--seeds", "0..30"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--json", "--out", dir.to_str().unwrap_or("")]);
+        orrery(&args)
+    };
+    let whole = run(&[]);
+    let mut shards = Vec::new();
+    for k in 1..=3 {
+        let output = run(&["--shard", &format!("{k}/3")]);
+        let path = dir.join(format!("shard-{k}.jsonl"));
+        std::fs::write(&path, &output.stdout).expect("write shard output");
+        shards.push(path.display().to_string());
+    }
+    let merge = |files: &[&str], json: bool| {
+        let mut args = vec!["merge"];
+        args.extend_from_slice(files);
+        if json {
+            args.push("--json");
+        }
+        orrery(&args)
+    };
+    let files: Vec<&str> = shards.iter().map(String::as_str).collect();
+    // Out of order on purpose: shard outputs may be concatenated in any order.
+    let merged = merge(&[files[2], files[0], files[1]], true);
+    assert_eq!(merged.status.code(), Some(0), "{}", text(&merged));
+    assert_eq!(seed_records(&merged), seed_records(&whole));
+    assert_eq!(sweep_fingerprint(&merged), sweep_fingerprint(&whole));
+    assert!(!sweep_fingerprint(&whole).is_empty());
+    let human = merge(&files, false);
+    assert!(text(&human).contains("every seed of 0..30 exactly once"), "{}", text(&human));
+    assert!(text(&human).contains("ORRERY FAIL scenario=echo-corrupt-replies"));
+
+    let missing = merge(&files[..2], false);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing).contains("missing shard(s): 3/3"), "{}", text(&missing));
+    assert!(text(&missing).contains("10 seed(s) of 0..30 missing: 2, 5, 8"), "{}", text(&missing));
+
+    let twice = merge(&[files[0], files[1], files[2], files[1]], false);
+    assert_eq!(twice.status.code(), Some(2));
+    assert!(text(&twice).contains("shard 2/3 appears twice"), "{}", text(&twice));
+
+    let full = std::fs::read_to_string(&shards[0]).expect("shard output");
+    let cut: String = full.lines().take(4).map(|l| format!("{l}\n")).collect();
+    let cut_path = dir.join("cut.jsonl");
+    std::fs::write(&cut_path, cut).expect("write cut output");
+    let cut_short = merge(&[cut_path.to_str().unwrap_or(""), files[1], files[2]], false);
+    assert_eq!(cut_short.status.code(), Some(2));
+    assert!(text(&cut_short).contains("this output was cut short"), "{}", text(&cut_short));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 // Proves bad usage and bad input exit 2 with a message, never a panic.
 #[test]
 fn bad_input_exits_two() {

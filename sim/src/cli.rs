@@ -16,7 +16,7 @@ use clap::{Parser, Subcommand};
 use crate::check::{check_edn, ModelName, STEPS_MAX_DEFAULT};
 use crate::runner::{
     self, json_line, json_summary, render_failure, render_summary, sweep_fingerprint, RunOptions,
-    SeedReport, Summary, SweepOptions,
+    SeedReport, Summary, SweepOptions, SweepScope,
 };
 use crate::scenario::{self, Expect, Scenario};
 use crate::workload::Registry;
@@ -81,6 +81,16 @@ enum Command {
     List {
         #[arg(default_value = "scenarios")]
         folder: PathBuf,
+    },
+    /// Merge the `--json` outputs of a sharded sweep, checking that every seed of the range
+    /// appears exactly once; prints the combined summary (as an unsharded run would).
+    Merge {
+        /// JSON-lines files written by `orrery run --json` (any order; `-` reads stdin).
+        #[arg(required = true)]
+        outputs: Vec<PathBuf>,
+        /// Print the merged result as JSON lines (seed records, then a summary).
+        #[arg(long, env = "ORRERY_JSON")]
+        json: bool,
     },
     /// Check an EDN (Jepsen) history for linearizability.
     CheckHistory {
@@ -175,6 +185,7 @@ pub fn main(registry: Registry) -> ExitCode {
         }
         Command::Replay { target, seed, trace } => replay(&target, seed, trace, &registry).into(),
         Command::List { folder } => list(&registry, &folder).into(),
+        Command::Merge { outputs, json } => merge(&outputs, json).into(),
         Command::CheckHistory { model, file, steps_max } => {
             check_history(&model, &file, steps_max).into()
         }
@@ -269,6 +280,12 @@ fn run_scenario(
         },
         (None, None) => scenario.default_seeds(),
     };
+    let scope = SweepScope {
+        path: path.display().to_string(),
+        seeds: range.clone(),
+        shard: request.shard,
+        expect: scenario.expect(),
+    };
     let seeds: Vec<u64> = match request.shard {
         Some((k, n)) => range.filter(|seed| seed % n == k - 1).collect(),
         None => range.collect(),
@@ -312,7 +329,7 @@ fn run_scenario(
         for report in &reports {
             let _ = writeln!(out, "{}", json_line(&name, report));
         }
-        let _ = writeln!(out, "{}", json_summary(&summary, sweep_fingerprint(&reports)));
+        let _ = writeln!(out, "{}", json_summary(&summary, sweep_fingerprint(&reports), &scope));
     } else {
         // One line per (check, kind), smallest seed first: the rest are in the summary.
         let mut shown = std::collections::BTreeSet::new();
@@ -345,6 +362,9 @@ fn run_scenario(
             }
         }
     }
+    // Under --json, stdout holds only JSON records so shard outputs concatenate cleanly.
+    let mut verdict_out: Box<dyn Write> =
+        if json { Box::new(std::io::stderr()) } else { Box::new(out) };
     match scenario.expect() {
         Expect::Pass => {
             if summary.failed() == 0 {
@@ -357,13 +377,13 @@ fn run_scenario(
             let found = reports.iter().any(|r| r.failure.is_some());
             if found {
                 let _ = writeln!(
-                    out,
+                    verdict_out,
                     "expected failure found (expect: fail within {within_seeds} seeds)"
                 );
                 Status::Passed
             } else {
                 let _ = writeln!(
-                    out,
+                    verdict_out,
                     "ORRERY EXPECTED FAILURE NOT FOUND scenario={name} seeds={} (expect: fail within {within_seeds})",
                     reports.len()
                 );
@@ -539,6 +559,71 @@ fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(path);
         }
     }
+}
+
+fn merge(paths: &[PathBuf], json: bool) -> Status {
+    let mut outputs = Vec::new();
+    for path in paths {
+        let text = if path.as_os_str() == "-" {
+            std::io::read_to_string(std::io::stdin())
+        } else {
+            std::fs::read_to_string(path)
+        };
+        match text {
+            Ok(text) => outputs.push((path.display().to_string(), text)),
+            Err(error) => return Status::BadInput(format!("{}: {error}", path.display())),
+        }
+    }
+    let merged = match runner::merge_json_lines(&outputs) {
+        Ok(merged) => merged,
+        Err(errors) => {
+            let lines: Vec<String> = errors.iter().map(|e| format!("error: {e}\n")).collect();
+            return Status::BadInputRendered(lines.concat());
+        }
+    };
+    let out = std::io::stdout();
+    let mut out = out.lock();
+    let mut status = Status::Passed;
+    for scenario in &merged {
+        let summary = scenario.summary();
+        let scope = SweepScope {
+            path: scenario.path.clone(),
+            seeds: scenario.seeds.clone(),
+            shard: None,
+            expect: scenario.expect,
+        };
+        if json {
+            for report in &scenario.reports {
+                let _ = writeln!(out, "{}", json_line(&scenario.scenario, report));
+            }
+            let _ =
+                writeln!(out, "{}", json_summary(&summary, scenario.sweep_fingerprint(), &scope));
+        } else {
+            let mut shown = std::collections::BTreeSet::new();
+            for report in &scenario.reports {
+                if let Some(failure) = &report.failure {
+                    if shown.insert((failure.check.clone(), failure.kind)) {
+                        let _ = write!(
+                            out,
+                            "{}",
+                            render_failure(&scenario.scenario, &scenario.path, report)
+                        );
+                    }
+                }
+            }
+            let _ = write!(out, "{}", render_summary(&summary));
+            let _ = writeln!(
+                out,
+                "  merged           {} shard(s), every seed of {}..{} exactly once",
+                scenario.shards, scenario.seeds.start, scenario.seeds.end
+            );
+            let _ = writeln!(out, "  sweep fingerprint {:016x}", scenario.sweep_fingerprint());
+        }
+        if !scenario.as_expected() {
+            status = Status::Failed;
+        }
+    }
+    status
 }
 
 fn check_history(model: &str, file: &Path, steps_max: u64) -> Status {

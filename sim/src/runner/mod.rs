@@ -6,15 +6,17 @@
 //! thread count. The wall clock is used only by the hang watchdog and for reporting speed;
 //! it never feeds back into a simulation.
 
+mod merge;
 mod report;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+pub use merge::{merge_json_lines, MergeError, MergedScenario};
 pub use report::{
     json_line, json_summary, render_failure, render_summary, replay_command, sweep_fingerprint,
-    Summary,
+    Summary, SweepScope,
 };
 
 use crate::fault::ControlAction;
@@ -58,6 +60,22 @@ impl FailureKind {
             FailureKind::Nondeterminism => "nondeterminism",
             FailureKind::Setup => "setup",
         }
+    }
+
+    /// The kind with this `name()`.
+    pub fn from_name(name: &str) -> Option<FailureKind> {
+        [
+            FailureKind::Invariant,
+            FailureKind::Liveness,
+            FailureKind::Check,
+            FailureKind::Panic,
+            FailureKind::Limit,
+            FailureKind::Hang,
+            FailureKind::Nondeterminism,
+            FailureKind::Setup,
+        ]
+        .into_iter()
+        .find(|kind| kind.name() == name)
     }
 }
 

@@ -4,8 +4,10 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::ops::Range;
 
 use super::{FailureKind, SeedReport};
+use crate::scenario::Expect;
 
 /// Totals of a sweep.
 #[derive(Debug, Clone, Default)]
@@ -131,11 +133,34 @@ pub fn json_line(scenario: &str, report: &SeedReport) -> String {
     .to_string()
 }
 
+/// What a sweep covered, written into its closing JSON record so that `orrery merge` can
+/// prove shard outputs cover the range exactly once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweepScope {
+    /// The scenario file, for replay commands.
+    pub path: String,
+    /// The whole range, before sharding (half-open).
+    pub seeds: Range<u64>,
+    /// `(K, N)`: this output holds the seeds with seed mod N = K - 1.
+    pub shard: Option<(u64, u64)>,
+    pub expect: Expect,
+}
+
 /// The closing JSON record of a sweep.
-pub fn json_summary(summary: &Summary, sweep_fingerprint: u64) -> String {
+pub fn json_summary(summary: &Summary, sweep_fingerprint: u64, scope: &SweepScope) -> String {
+    let expect = match scope.expect {
+        Expect::Pass => serde_json::json!("pass"),
+        Expect::Fail { within_seeds } => {
+            serde_json::json!({"fail": {"within_seeds": within_seeds}})
+        }
+    };
     serde_json::json!({
         "type": "summary",
         "scenario": summary.scenario,
+        "path": scope.path,
+        "seeds": format!("{}..{}", scope.seeds.start, scope.seeds.end),
+        "shard": scope.shard.map(|(k, n)| format!("{k}/{n}")),
+        "expect": expect,
         "seeds_run": summary.seeds_run,
         "passed": summary.passed,
         "failed": summary.failed(),
@@ -149,9 +174,14 @@ pub fn json_summary(summary: &Summary, sweep_fingerprint: u64) -> String {
 /// A fingerprint of a whole sweep: (seed, fingerprint) in seed order. Independent of thread
 /// count because reports come back in seed order.
 pub fn sweep_fingerprint(reports: &[SeedReport]) -> u64 {
+    fingerprint_pairs(reports.iter().map(|r| (r.seed, r.fingerprint)))
+}
+
+/// FNV-1a over (seed, fingerprint) pairs in the given order.
+pub(super) fn fingerprint_pairs(pairs: impl Iterator<Item = (u64, u64)>) -> u64 {
     let mut hash = 0xcbf2_9ce4_8422_2325u64;
-    for report in reports {
-        for word in [report.seed, report.fingerprint] {
+    for (seed, fingerprint) in pairs {
+        for word in [seed, fingerprint] {
             for byte in word.to_le_bytes() {
                 hash ^= u64::from(byte);
                 hash = hash.wrapping_mul(0x0100_0000_01b3);
