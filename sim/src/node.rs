@@ -158,6 +158,15 @@ impl<M: fmt::Debug + 'static, W: Wire<M>> Context<'_, M, W> {
         self.core.local_now(self.node)
     }
 
+    /// The world's true virtual time, whatever this node's clock says. For instruments that
+    /// stand outside the system under test, as Jepsen's history recorder does: operations must
+    /// be stamped on one clock for a linearizability check, and a skewed client clock would
+    /// invent real-time orders. Protocol logic must use `now`: production has no other clock.
+    #[inline]
+    pub fn true_now(&self) -> Instant {
+        self.core.now
+    }
+
     /// How many nodes the world has (ids are `0..n`).
     pub fn n_nodes(&self) -> usize {
         self.core.nodes.len()
