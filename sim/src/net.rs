@@ -599,6 +599,49 @@ impl Network {
         self.reachability.can_reach(from, to)
     }
 
+    /// The groups of nodes that can currently exchange messages, for checkers that reason per
+    /// connected component ("at most one leader per component"). Only nodes `member` accepts
+    /// (e.g. those up and running) and whose interface is up take part. Two of them are joined
+    /// when each reaches the other and neither direction is clogged: a one-way cut or a clog
+    /// (which holds traffic while it lasts) leaves them unable to talk. Components are the
+    /// transitive closure of that relation (a bridge node joins both halves into one); each
+    /// is sorted, and they are ordered by their smallest node.
+    pub fn components(&self, member: impl Fn(NodeId) -> bool) -> Vec<Vec<NodeId>> {
+        let nodes: Vec<NodeId> = (0..self.n_nodes as u32)
+            .map(NodeId)
+            .filter(|&node| member(node) && self.is_interface_up(node))
+            .collect();
+        let talks = |a: NodeId, b: NodeId| {
+            self.can_reach(a, b)
+                && self.can_reach(b, a)
+                && !self.is_clogged(a, b)
+                && !self.is_clogged(b, a)
+        };
+        let mut component_of: Vec<Option<usize>> = vec![None; nodes.len()];
+        let mut components: Vec<Vec<NodeId>> = Vec::new();
+        for start in 0..nodes.len() {
+            if component_of[start].is_some() {
+                continue;
+            }
+            let id = components.len();
+            component_of[start] = Some(id);
+            let mut members = vec![nodes[start]];
+            let mut frontier = vec![start];
+            while let Some(at) = frontier.pop() {
+                for next in 0..nodes.len() {
+                    if component_of[next].is_none() && talks(nodes[at], nodes[next]) {
+                        component_of[next] = Some(id);
+                        members.push(nodes[next]);
+                        frontier.push(next);
+                    }
+                }
+            }
+            members.sort();
+            components.push(members);
+        }
+        components
+    }
+
     pub(crate) fn clog_link(&mut self, from: NodeId, to: NodeId, until: Instant) {
         let end = self.link_clogs.entry((from, to)).or_insert(until);
         *end = (*end).max(until);
@@ -850,6 +893,29 @@ mod tests {
         assert!(ring[0][1] && ring[0][4] && !ring[0][2] && !ring[0][3] && ring[2][3]);
         let unlisted = reach(PartitionShape::Groups(vec![nodes(&[0, 1])]), 4);
         assert!(unlisted[0][1] && !unlisted[2][3] && !unlisted[0][2]);
+    }
+
+    // Proves components follow two-way reachability: a bridge joins its halves, a one-way
+    // cut or a clog separates a pair, and non-members are left out.
+    #[test]
+    fn components_follow_two_way_reachability() {
+        let mut network = Network::new(1, 5, LinkConfig::default());
+        let all = |_: NodeId| true;
+        assert_eq!(network.components(all), vec![nodes(&[0, 1, 2, 3, 4])]);
+        let shape = PartitionShape::Bridge {
+            left: nodes(&[0, 1]),
+            bridge: NodeId(2),
+            right: nodes(&[3, 4]),
+        };
+        network.reachability = shape.reachability(5).expect("valid shape");
+        assert_eq!(network.components(all), vec![nodes(&[0, 1, 2, 3, 4])]);
+        assert_eq!(network.components(|n| n != NodeId(2)), vec![nodes(&[0, 1]), nodes(&[3, 4])]);
+        let one_way = PartitionShape::OneWay { from: nodes(&[0]), to: nodes(&[1, 2, 3, 4]) };
+        network.reachability = one_way.reachability(5).expect("valid shape");
+        assert_eq!(network.components(all), vec![nodes(&[0]), nodes(&[1, 2, 3, 4])]);
+        network.reachability = Reachability::default();
+        network.clog_node(NodeId(4), Instant::from_nanos(10));
+        assert_eq!(network.components(all), vec![nodes(&[0, 1, 2, 3]), nodes(&[4])]);
     }
 
     // Proves malformed shapes are errors, not panics.
