@@ -1,0 +1,197 @@
+//! The server: a key-value map in front of a write-ahead log, with group commit.
+//!
+//! A put is appended to the log at once; a sync timer (`sync_interval`) makes every appended
+//! put durable with one `sync`, and only then applies them to the map and acknowledges them.
+//! Reads are answered from the map, so they only ever see durable puts. On (re)start the
+//! server recovers before it serves: make sure the log's name is durable, read it, keep the
+//! valid prefix (see `record::scan`), cut the torn tail off, sync, replay. Any disk error
+//! during recovery retries the whole recovery a little later; a failed append answers the
+//! put as failed (a failed operation has no effect); a failed sync is retried by the next
+//! tick (in this disk model a failed sync changes nothing, so retrying is sound).
+//!
+//! With the planted bug `ack_before_sync`, a put is applied and acknowledged as soon as it is
+//! appended; the sync timer still runs, but a crash before it loses acknowledged puts.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use orrery_sim::disk::DiskError;
+use orrery_sim::{Context, Duration, NodeId, Process, TimerId};
+
+use super::record;
+use super::Message;
+
+/// The one file of the server.
+pub const LOG_PATH: &str = "wal.log";
+
+const TAG_RECOVER: u64 = 0;
+const TAG_SYNC: u64 = 1;
+
+/// Settings fixed for a run.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerSettings {
+    pub sync_interval: Duration,
+    pub recovery_retry: Duration,
+    pub ack_before_sync: bool,
+}
+
+/// A put appended to the log and not yet synced.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    client: NodeId,
+    id: u64,
+    key: u32,
+    value: u64,
+}
+
+/// See the module documentation.
+pub struct Server {
+    settings: ServerSettings,
+    /// False until recovery finishes; requests meanwhile are answered `Unavailable`.
+    pub ready: bool,
+    /// The map the server serves: every durable put (and, with the bug, every appended one).
+    pub map: BTreeMap<u32, u64>,
+    /// Values logged or pending, so a duplicated put request is not logged twice (a second
+    /// copy arriving after a newer put would otherwise roll the key back).
+    logged_values: BTreeSet<u64>,
+    pending: Vec<Pending>,
+    /// Whether the log has appends the last sync did not cover.
+    unsynced: bool,
+    sync_timer_set: bool,
+    /// Recoveries that hit a disk error and were retried (for tests and traces).
+    pub recovery_retries: u64,
+}
+
+impl Server {
+    pub fn new(settings: ServerSettings) -> Server {
+        Server {
+            settings,
+            ready: false,
+            map: BTreeMap::new(),
+            logged_values: BTreeSet::new(),
+            pending: Vec::new(),
+            unsynced: false,
+            sync_timer_set: false,
+            recovery_retries: 0,
+        }
+    }
+
+    fn recover(&mut self, ctx: &mut Context<'_, Message>) {
+        match replay_log(ctx) {
+            Ok(entries) => {
+                for (key, value) in entries {
+                    self.map.insert(key, value);
+                    self.logged_values.insert(value);
+                }
+                self.ready = true;
+            }
+            // The machine is off: nothing after this point happens.
+            Err(DiskError::Crashed) => {}
+            Err(_) => {
+                self.recovery_retries += 1;
+                ctx.set_timer(self.settings.recovery_retry, TAG_RECOVER);
+            }
+        }
+    }
+
+    fn put(
+        &mut self,
+        ctx: &mut Context<'_, Message>,
+        client: NodeId,
+        id: u64,
+        key: u32,
+        value: u64,
+    ) {
+        if self.logged_values.contains(&value) {
+            // A duplicate of a put already logged: its first copy gets (or got) the answer.
+            return;
+        }
+        match ctx.disk().append(LOG_PATH, &record::encode(key, value)) {
+            Ok(_) => {}
+            Err(DiskError::Crashed) => return,
+            // A failed append has no effect on the disk: the put definitely did not happen.
+            Err(_) => return ctx.send(client, Message::PutFailed { id }),
+        }
+        self.logged_values.insert(value);
+        self.unsynced = true;
+        if self.settings.ack_before_sync {
+            self.map.insert(key, value);
+            ctx.send(client, Message::PutOk { id });
+        } else {
+            self.pending.push(Pending { client, id, key, value });
+        }
+        if !self.sync_timer_set {
+            self.sync_timer_set = true;
+            ctx.set_timer(self.settings.sync_interval, TAG_SYNC);
+        }
+    }
+
+    fn sync(&mut self, ctx: &mut Context<'_, Message>) {
+        self.sync_timer_set = false;
+        if !self.unsynced {
+            return;
+        }
+        match ctx.disk().sync(LOG_PATH) {
+            Ok(()) => {}
+            Err(DiskError::Crashed) => return,
+            Err(_) => {
+                self.sync_timer_set = true;
+                ctx.set_timer(self.settings.sync_interval, TAG_SYNC);
+                return;
+            }
+        }
+        self.unsynced = false;
+        for Pending { client, id, key, value } in std::mem::take(&mut self.pending) {
+            self.map.insert(key, value);
+            ctx.send(client, Message::PutOk { id });
+        }
+    }
+}
+
+impl Process<Message> for Server {
+    fn on_start(&mut self, ctx: &mut Context<'_, Message>) {
+        self.recover(ctx);
+    }
+
+    fn on_message(&mut self, ctx: &mut Context<'_, Message>, from: NodeId, message: Message) {
+        match message {
+            Message::Put { id, .. } | Message::Get { id, .. } if !self.ready => {
+                ctx.send(from, Message::Unavailable { id })
+            }
+            Message::Put { id, key, value } => self.put(ctx, from, id, key, value),
+            Message::Get { id, key } => {
+                ctx.send(from, Message::GetOk { id, value: self.map.get(&key).copied() })
+            }
+            _ => {}
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Context<'_, Message>, _timer: TimerId, tag: u64) {
+        match tag {
+            TAG_RECOVER => self.recover(ctx),
+            _ => self.sync(ctx),
+        }
+    }
+}
+
+/// Recovery's disk work: the log's name made durable, the torn tail cut off and synced, and
+/// the valid entries returned. Safe to repeat after any failure part-way.
+fn replay_log(ctx: &mut Context<'_, Message>) -> Result<Vec<(u32, u64)>, DiskError> {
+    let mut disk = ctx.disk();
+    if !disk.exists(LOG_PATH)? {
+        match disk.create(LOG_PATH) {
+            Ok(()) | Err(DiskError::AlreadyExists { .. }) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    // A log whose name is not durable could vanish with every put in it.
+    disk.sync_directory()?;
+    let bytes = disk.read_all(LOG_PATH)?;
+    let scan = record::scan(&bytes);
+    if scan.valid_bytes < bytes.len() as u64 {
+        disk.truncate(LOG_PATH, scan.valid_bytes)?;
+    }
+    // After a crash nothing is unsynced, but a truncate (or an earlier, interrupted recovery)
+    // may be: new appends must land after a durable valid prefix.
+    disk.sync(LOG_PATH)?;
+    Ok(scan.entries)
+}
