@@ -21,7 +21,7 @@ use super::storage::{self, StorageError};
 /// Planted bugs; all off in the correct server.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Bugs {
-    /// Reply to a vote request before the new term and vote are synced.
+    /// Reply to a vote request with the new term and vote written but not synced.
     pub vote_not_persisted: bool,
     /// Acknowledge appended entries before the log is synced.
     pub ack_before_fsync: bool,
@@ -245,15 +245,12 @@ impl Replica {
             self.voted_for = Some(candidate);
             self.reset_election_timer(ctx, config);
         }
-        let reply = Message::Vote { term: self.term, granted };
-        if config.bugs.vote_not_persisted {
-            ctx.send(candidate, reply);
-            return storage::save_meta(ctx, self.term, self.voted_for, true);
-        }
         if newer || granted {
-            storage::save_meta(ctx, self.term, self.voted_for, true)?;
+            // The planted bug leaves the vote in the page cache, where a crash can lose it.
+            let sync = !config.bugs.vote_not_persisted;
+            storage::save_meta(ctx, self.term, self.voted_for, sync)?;
         }
-        ctx.send(candidate, reply);
+        ctx.send(candidate, Message::Vote { term: self.term, granted });
         Ok(())
     }
 
