@@ -2,8 +2,9 @@
 //! workloads registered: `orrery_sim::cli::main(registry)`.
 //!
 //! Exit codes: 0 all passed (or an `expect: fail` scenario failed as expected), 1 a check
-//! failed (or an expected failure did not appear), 2 bad input or usage. Every flag has an
-//! `ORRERY_*` environment mirror. Wall-clock time is read here only to report speed.
+//! failed (or an expected failure did not appear; for `diff`, the traces differ), 2 bad input
+//! or usage. Every flag of `run` has an `ORRERY_*` environment mirror. Wall-clock time is read
+//! here only to report speed.
 
 use std::io::{IsTerminal, Write};
 use std::ops::Range;
@@ -19,6 +20,7 @@ use crate::runner::{
     SeedReport, Summary, SweepOptions, SweepScope,
 };
 use crate::scenario::{self, Expect, Scenario};
+use crate::trace::{self as traces, Filter, TraceFile};
 use crate::workload::Registry;
 
 #[derive(Parser, Debug)]
@@ -77,6 +79,41 @@ enum Command {
         #[arg(long)]
         trace: Option<PathBuf>,
     },
+    /// Print one seed's trace, filtered, as text or JSON lines, or export it as a timeline.
+    Trace {
+        /// A scenario file, a capsule directory, or a trace file (text or JSON lines).
+        target: PathBuf,
+        /// The seed to run (default: the scenario's first).
+        #[arg(long, env = "ORRERY_SEED")]
+        seed: Option<u64>,
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// JSON lines instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Write the trace here instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write a Chrome/Perfetto trace-event timeline here (open it at ui.perfetto.dev); the
+        /// trace itself is then printed only if --out is given too.
+        #[arg(long)]
+        perfetto: Option<PathBuf>,
+    },
+    /// Show where two traces first diverge, with context, and how the rest differs.
+    /// Exit code 0 if they are the same, 1 if they differ.
+    Diff {
+        /// Two trace files (text or JSON lines), or one scenario with --seeds A B.
+        #[arg(required = true, num_args = 1..=2)]
+        targets: Vec<PathBuf>,
+        /// Two seeds of the one scenario given.
+        #[arg(long, num_args = 2, value_names = ["A", "B"])]
+        seeds: Option<Vec<u64>>,
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// Events of context shown around the first divergence.
+        #[arg(long, default_value_t = 3)]
+        context: usize,
+    },
     /// List workloads with their parameters and checks, and the scenarios under a folder.
     List {
         #[arg(default_value = "scenarios")]
@@ -102,6 +139,34 @@ enum Command {
         #[arg(long, default_value_t = STEPS_MAX_DEFAULT)]
         steps_max: u64,
     },
+}
+
+/// Which events `trace` and `diff` look at; see `trace::Filter`.
+#[derive(clap::Args, Debug, Clone)]
+struct FilterArgs {
+    /// Only events at these nodes: `n1,n2` (`-` for the world's own events).
+    #[arg(long)]
+    node: Option<String>,
+    /// Only events of these kinds: `deliver,crash`.
+    #[arg(long)]
+    kind: Option<String>,
+    /// Only events at or after this virtual time: `2s`, `1500ms`.
+    #[arg(long)]
+    from: Option<String>,
+    /// Only events before this virtual time.
+    #[arg(long)]
+    to: Option<String>,
+}
+
+impl FilterArgs {
+    fn parse(&self) -> Result<Filter, String> {
+        Filter::parse(
+            self.node.as_deref(),
+            self.kind.as_deref(),
+            self.from.as_deref(),
+            self.to.as_deref(),
+        )
+    }
 }
 
 /// Exit status of a command.
@@ -184,6 +249,13 @@ pub fn main(registry: Registry) -> ExitCode {
             worst.into()
         }
         Command::Replay { target, seed, trace } => replay(&target, seed, trace, &registry).into(),
+        Command::Trace { target, seed, filter, json, out, perfetto } => {
+            let outputs = TraceOutputs { json, out, perfetto };
+            trace(&target, seed, &filter, &outputs, &registry).into()
+        }
+        Command::Diff { targets, seeds, filter, context } => {
+            diff(&targets, seeds.as_deref(), &filter, context, &registry).into()
+        }
         Command::List { folder } => list(&registry, &folder).into(),
         Command::Merge { outputs, json } => merge(&outputs, json).into(),
         Command::CheckHistory { model, file, steps_max } => {
@@ -411,19 +483,7 @@ fn write_trace(
 }
 
 fn trace_text(plan: &scenario::RunPlan, trace: Option<&crate::trace::Trace>) -> String {
-    let mut text = format!(
-        "# orrery trace format {} scenario={} seed={}\n",
-        crate::trace::FORMAT_VERSION,
-        plan.scenario,
-        plan.seed
-    );
-    for (label, value) in &plan.realized {
-        text.push_str(&format!("# realized {label} = {value}\n"));
-    }
-    if let Some(trace) = trace {
-        text.push_str(&trace.render());
-    }
-    text
+    TraceFile::of_run(plan, trace.cloned()).render_text()
 }
 
 /// Writes a file that must not exist yet: nothing a user produced is overwritten silently.
@@ -480,9 +540,126 @@ fn sanitize(name: &str) -> String {
         .collect()
 }
 
+/// The scenario file a target names: itself, or a capsule directory's `plan.yaml`.
+fn scenario_path(target: &Path) -> PathBuf {
+    if target.is_dir() {
+        target.join("plan.yaml")
+    } else {
+        target.to_path_buf()
+    }
+}
+
+/// A trace read from a trace file (text or JSON lines), or recorded by running one seed of a
+/// scenario file or capsule directory (default: its first seed).
+fn load_trace(target: &Path, seed: Option<u64>, registry: &Registry) -> Result<TraceFile, Status> {
+    let is_scenario =
+        target.is_dir() || target.extension().is_some_and(|e| e == "yaml" || e == "yml");
+    if !is_scenario {
+        if seed.is_some() {
+            let message =
+                format!("{}: a seed applies to a scenario, not a trace", target.display());
+            return Err(Status::BadInput(message));
+        }
+        let text = std::fs::read_to_string(target)
+            .map_err(|error| Status::BadInput(format!("{}: {error}", target.display())))?;
+        return TraceFile::parse(&text)
+            .map_err(|error| Status::BadInput(format!("{}: {error}", target.display())));
+    }
+    let scenario = load(&scenario_path(target), registry)?;
+    let plan = scenario.sample(seed.unwrap_or(scenario.default_seeds().start));
+    let (_, trace) =
+        runner::run_plan(&plan, registry, RunOptions { recording: true, ..RunOptions::default() });
+    Ok(TraceFile::of_run(&plan, trace))
+}
+
+/// Where `orrery trace` writes.
+struct TraceOutputs {
+    json: bool,
+    out: Option<PathBuf>,
+    perfetto: Option<PathBuf>,
+}
+
+fn trace(
+    target: &Path,
+    seed: Option<u64>,
+    filter: &FilterArgs,
+    outputs: &TraceOutputs,
+    registry: &Registry,
+) -> Status {
+    let filter = match filter.parse() {
+        Ok(filter) => filter,
+        Err(message) => return Status::BadInput(message),
+    };
+    let file = match load_trace(target, seed, registry) {
+        Ok(file) => file,
+        Err(status) => return status,
+    };
+    for kind in filter.absent_kinds(&file) {
+        eprintln!("warning: no event of kind {kind:?} in this trace");
+    }
+    let view = filter.apply(&file);
+    if let Some(path) = &outputs.perfetto {
+        if let Err(message) = write_new_file(path, &traces::perfetto::export(&view)) {
+            return Status::BadInput(message);
+        }
+    }
+    let text = if outputs.json {
+        traces::json::render(&view)
+    } else {
+        let comments: Vec<String> =
+            (!filter.is_everything()).then(|| filter.to_string()).into_iter().collect();
+        view.render_text_with(&comments)
+    };
+    match &outputs.out {
+        Some(path) => match write_new_file(path, &text) {
+            Ok(()) => Status::Passed,
+            Err(message) => Status::BadInput(message),
+        },
+        None if outputs.perfetto.is_some() => Status::Passed,
+        None => {
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            Status::Passed
+        }
+    }
+}
+
+fn diff(
+    targets: &[PathBuf],
+    seeds: Option<&[u64]>,
+    filter: &FilterArgs,
+    context: usize,
+    registry: &Registry,
+) -> Status {
+    let filter = match filter.parse() {
+        Ok(filter) => filter,
+        Err(message) => return Status::BadInput(message),
+    };
+    let sides = match (targets, seeds) {
+        ([left, right], None) => [(left, None), (right, None)],
+        ([scenario], Some(&[left, right])) => [(scenario, Some(left)), (scenario, Some(right))],
+        _ => {
+            let message = "expected two trace files, or one scenario with --seeds A B";
+            return Status::BadInput(message.to_string());
+        }
+    };
+    let mut files = Vec::with_capacity(2);
+    for (target, seed) in sides {
+        match load_trace(target, seed, registry) {
+            Ok(file) => files.push(filter.apply(&file)),
+            Err(status) => return status,
+        }
+    }
+    let difference = traces::diff(&files[0], &files[1], context);
+    print!("{difference}");
+    if difference.is_same() {
+        Status::Passed
+    } else {
+        Status::Failed
+    }
+}
+
 fn replay(target: &Path, seed: Option<u64>, trace: Option<PathBuf>, registry: &Registry) -> Status {
-    let scenario_path =
-        if target.is_dir() { target.join("plan.yaml") } else { target.to_path_buf() };
+    let scenario_path = scenario_path(target);
     let scenario = match load(&scenario_path, registry) {
         Ok(scenario) => scenario,
         Err(status) => return status,

@@ -6,17 +6,30 @@
 //! recorded run and an unrecorded one of the same seed have the same fingerprint. Recording
 //! formats message bodies with `Debug` only when it is on: the hot path never formats.
 //!
-//! Line format (version 1), the snapshot format of traces: virtual time in seconds with nine
+//! Line format (version 2), the snapshot format of traces: virtual time in seconds with nine
 //! decimals, the node (or `-`), the event kind, `key=value` fields in a fixed order, then the
-//! message body if any: `0.001000000 n1 deliver from=n0 pkt=17 Ping(3)`.
+//! message body if any: `0.001000000 n1 deliver from=n0 pkt=17 Ping(3)`. `docs/TRACE_FORMAT.md`
+//! is the full specification; the submodules read, write, filter, compare and export it.
 
 use std::fmt::{self, Write as _};
 
 use crate::node::NodeId;
 use crate::time::Instant;
 
-/// The version of the line format below; bump it on any change to how lines render.
-pub const FORMAT_VERSION: u32 = 1;
+pub mod diff;
+pub mod filter;
+pub mod format;
+pub mod json;
+pub mod perfetto;
+
+pub use diff::{diff, Diff};
+pub use filter::Filter;
+pub use format::{Header, ParseError, TraceFile};
+
+/// The version of the line format; bump it on any change to how lines render, and say what
+/// changed in `docs/TRACE_FORMAT.md`. Version 2 escapes control characters (one event is
+/// always one line) and defines the header and the JSON-lines form.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// A field value as handed over by the engine or a process's `record` call.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -74,15 +87,51 @@ pub enum OwnedValue {
     Node(NodeId),
 }
 
+/// A recorded value is kept in its canonical form: two values that render the same are the
+/// same value (`I64(3)` is `U64(3)`, `Str("n2")` is `Node(n2)`, `Str("true")` is `Bool(true)`),
+/// so a trace read back from its text or its JSON lines equals the recorded one.
 impl From<Value<'_>> for OwnedValue {
     fn from(value: Value<'_>) -> Self {
         match value {
             Value::U64(v) => OwnedValue::U64(v),
-            Value::I64(v) => OwnedValue::I64(v),
+            Value::I64(v) => u64::try_from(v).map_or(OwnedValue::I64(v), OwnedValue::U64),
             Value::Bool(v) => OwnedValue::Bool(v),
-            Value::Str(v) => OwnedValue::Str(v.to_string()),
+            Value::Str(v) => OwnedValue::parse(v),
             Value::Node(v) => OwnedValue::Node(v),
         }
+    }
+}
+
+impl OwnedValue {
+    /// The canonical value whose rendering is `text`: a node, an integer or a boolean if
+    /// `text` is exactly how one renders, otherwise the string itself.
+    pub fn parse(text: &str) -> OwnedValue {
+        let canonical_digits = |digits: &str| {
+            !digits.is_empty()
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && (digits == "0" || !digits.starts_with('0'))
+        };
+        match text {
+            "true" => return OwnedValue::Bool(true),
+            "false" => return OwnedValue::Bool(false),
+            _ => {}
+        }
+        if let Some(digits) = text.strip_prefix('n').filter(|d| canonical_digits(d)) {
+            if let Ok(index) = digits.parse() {
+                return OwnedValue::Node(NodeId(index));
+            }
+        }
+        if canonical_digits(text) {
+            if let Ok(value) = text.parse() {
+                return OwnedValue::U64(value);
+            }
+        }
+        if let Some(digits) = text.strip_prefix('-').filter(|d| canonical_digits(d) && *d != "0") {
+            if let Ok(value) = format!("-{digits}").parse() {
+                return OwnedValue::I64(value);
+            }
+        }
+        OwnedValue::Str(text.to_string())
     }
 }
 
@@ -92,10 +141,27 @@ impl fmt::Display for OwnedValue {
             OwnedValue::U64(v) => write!(f, "{v}"),
             OwnedValue::I64(v) => write!(f, "{v}"),
             OwnedValue::Bool(v) => write!(f, "{v}"),
-            OwnedValue::Str(v) => write!(f, "{v}"),
+            OwnedValue::Str(v) => write_escaped(f, v),
             OwnedValue::Node(v) => write!(f, "{v}"),
         }
     }
+}
+
+/// Writes `text` with control characters escaped (`\n`, `\r`, `\u{1b}`), so that one event
+/// is always one line whatever a message's `Debug` or an invariant's message contains.
+fn write_escaped(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
+    if !text.chars().any(char::is_control) {
+        return f.write_str(text);
+    }
+    for c in text.chars() {
+        match c {
+            '\n' => f.write_str("\\n")?,
+            '\r' => f.write_str("\\r")?,
+            c if c.is_control() => write!(f, "\\u{{{:x}}}", u32::from(c))?,
+            c => f.write_char(c)?,
+        }
+    }
+    Ok(())
 }
 
 /// One recorded event.
@@ -121,7 +187,8 @@ impl fmt::Display for Record {
             write!(f, " {name}={value}")?;
         }
         if let Some(detail) = &self.detail {
-            write!(f, " {detail}")?;
+            f.write_char(' ')?;
+            write_escaped(f, detail)?;
         }
         Ok(())
     }
@@ -292,12 +359,17 @@ pub struct Divergence {
 
 /// Compares two per-event fingerprint histories; `None` if they are identical.
 pub fn first_divergence(left: &[u64], right: &[u64]) -> Option<Divergence> {
-    let event_index = left
-        .iter()
+    let event_index = first_difference(left, right)?;
+    Some(Divergence { event_index, left_events: left.len(), right_events: right.len() })
+}
+
+/// The index of the first position where two sequences differ, or the length of the shorter
+/// one if it is a prefix of the longer; `None` if they are equal.
+pub fn first_difference<T: PartialEq>(left: &[T], right: &[T]) -> Option<usize> {
+    left.iter()
         .zip(right)
         .position(|(a, b)| a != b)
-        .or_else(|| (left.len() != right.len()).then_some(left.len().min(right.len())))?;
-    Some(Divergence { event_index, left_events: left.len(), right_events: right.len() })
+        .or_else(|| (left.len() != right.len()).then_some(left.len().min(right.len())))
 }
 
 #[cfg(test)]
@@ -343,6 +415,25 @@ mod tests {
             trace.render(),
             "0.001000000 n1 deliver from=n0 pkt=17 Ping(3)\n0.000000000 - partition groups=n0|n1\n"
         );
+    }
+
+    // Proves recorded values are kept canonically: what renders the same is the same value,
+    // and every value reads back from its rendering.
+    #[test]
+    fn values_are_canonical() {
+        let owned = |value: Value<'_>| OwnedValue::from(value);
+        assert_eq!(owned(Value::I64(3)), OwnedValue::U64(3));
+        assert_eq!(owned(Value::I64(-3)), OwnedValue::I64(-3));
+        assert_eq!(owned(Value::Str("n2")), OwnedValue::Node(NodeId(2)));
+        assert_eq!(owned(Value::Str("false")), OwnedValue::Bool(false));
+        assert_eq!(owned(Value::Str("17")), OwnedValue::U64(17));
+        for text in ["n02", "007", "-0", "+1", "n", "", "1.5", "True", "18446744073709551616"] {
+            assert_eq!(owned(Value::Str(text)), OwnedValue::Str(text.to_string()), "{text}");
+        }
+        for value in [OwnedValue::U64(u64::MAX), OwnedValue::I64(i64::MIN), OwnedValue::Bool(true)]
+        {
+            assert_eq!(OwnedValue::parse(&value.to_string()), value);
+        }
     }
 
     // Proves divergence detection finds the first differing event, including early ends.
