@@ -105,6 +105,7 @@ pub use node::{
     Context, Endpoint, Envelope, FaultPoints, NoFaults, NodeId, NodeStatus, Process, TimerId,
 };
 pub use rng::Stream;
+pub use runner::{TestOutcome, TestRun};
 pub use time::{ms, ns, secs, us, Duration, Instant};
 pub use topology::{DomainKind, NodeSpec, Topology};
 pub use trace::{Trace, Value};

@@ -8,6 +8,7 @@
 
 mod merge;
 mod report;
+mod test_run;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,6 +19,7 @@ pub use report::{
     json_line, json_summary, render_failure, render_summary, replay_command, sweep_fingerprint,
     Summary, SweepScope,
 };
+pub use test_run::{TestOutcome, TestRun};
 
 use crate::fault::ControlAction;
 use crate::node::NodeId;

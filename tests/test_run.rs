@@ -1,0 +1,197 @@
+//! The library helper for a user's own `#[test]` (`TestRun`), and the runner's promise that a
+//! panicking or hanging process is a reported failure of its seed while the sweep goes on.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use orrery_sim::harness::{build_world, Harness};
+use orrery_sim::scenario::RunPlan;
+use orrery_sim::workload::{
+    CheckSpec, ParamKind, ParamSpec, ParamValue, ParamsExt, Registry, Setup, Simulation, Workload,
+};
+use orrery_sim::{ms, Context, NodeId, Process, TestRun, TimerId};
+
+/// Ticks every millisecond; at a tick drawn from its own stream it panics (one node in three)
+/// or, with `hang`, spins forever inside the handler.
+struct Fragile {
+    ticks: u64,
+    fatal_tick: Option<u64>,
+    hang: bool,
+}
+
+impl Process<()> for Fragile {
+    fn on_start(&mut self, ctx: &mut Context<'_, ()>) {
+        let draw = ctx.rng().next_u64();
+        self.fatal_tick = draw.is_multiple_of(3).then_some(draw % 50);
+        ctx.set_timer(ms(1), 0);
+    }
+
+    fn on_message(&mut self, _ctx: &mut Context<'_, ()>, _from: NodeId, _message: ()) {}
+
+    fn on_timer(&mut self, ctx: &mut Context<'_, ()>, _timer: TimerId, _tag: u64) {
+        self.ticks += 1;
+        if self.fatal_tick == Some(self.ticks) {
+            if self.hang {
+                #[allow(clippy::empty_loop)]
+                loop {
+                    std::hint::spin_loop();
+                }
+            }
+            panic!("planted panic in {} at tick {}", ctx.id(), self.ticks);
+        }
+        ctx.set_timer(ms(1), 0);
+    }
+}
+
+struct FragileWorkload;
+
+impl Workload for FragileWorkload {
+    fn name(&self) -> &'static str {
+        "fragile"
+    }
+    fn description(&self) -> &'static str {
+        "processes that panic or hang at a seeded tick"
+    }
+    fn parameters(&self) -> Vec<ParamSpec> {
+        vec![ParamSpec {
+            name: "hang",
+            kind: ParamKind::Bool,
+            default: ParamValue::Bool(false),
+            doc: "spin forever instead of panicking",
+        }]
+    }
+    fn checks(&self) -> Vec<CheckSpec> {
+        Vec::new()
+    }
+    fn instantiate(
+        &self,
+        plan: &RunPlan,
+        setup: &Setup<'_>,
+    ) -> Result<Box<dyn Simulation>, String> {
+        let hang = setup.params.flag("hang");
+        let world = build_world::<()>(plan, setup, |_| {
+            Some(Box::new(move |_| {
+                Box::new(Fragile { ticks: 0, fatal_tick: None, hang }) as Box<dyn Process<()>>
+            }))
+        })?;
+        Ok(Box::new(Harness::new(world, &plan.checks)))
+    }
+}
+
+fn registry() -> Registry {
+    let mut registry = orrery_workloads::registry();
+    registry.register(FragileWorkload);
+    registry
+}
+
+const FRAGILE: &str = "
+name: fragile
+topology: {count: 2}
+workload: {name: fragile}
+phases: {chaos: 100ms}
+seeds: 0..40
+";
+
+/// The message an assertion helper panicked with.
+fn assertion_message(run: impl FnOnce()) -> String {
+    let panic = catch_unwind(AssertUnwindSafe(run)).expect_err("the assertion must fail");
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
+// Proves a scenario file sweeps from a test in one expression and a passing sweep returns
+// every seed's report in seed order.
+#[test]
+fn a_smoke_scenario_passes_from_a_test() {
+    let outcome =
+        TestRun::file("scenarios/smoke/echo.yaml", registry()).seeds(0..30).assert_expected();
+    let seeds: Vec<u64> = outcome.reports.iter().map(|r| r.seed).collect();
+    assert_eq!(seeds, (0..30).collect::<Vec<_>>());
+    assert_eq!(outcome.summary.passed, 30);
+}
+
+// Proves a panicking process fails only its own seed, with the panic message and its seed,
+// the other seeds run on and pass, and the assertion names seed, check and replay command.
+#[test]
+fn a_panicking_process_is_a_reported_failure_and_the_sweep_goes_on() {
+    let outcome = TestRun::yaml("fragile.yaml", FRAGILE, registry()).jobs(2).run();
+    assert_eq!(outcome.reports.len(), 40, "every seed reports");
+    let panicked: Vec<u64> = outcome.failures().map(|r| r.seed).collect();
+    assert!(!panicked.is_empty() && panicked.len() < 40, "some seeds panic, not all: {panicked:?}");
+    for report in outcome.failures() {
+        let failure = report.failure.as_ref().expect("failing seed");
+        assert_eq!(failure.kind.name(), "panic");
+        assert!(failure.message.starts_with("planted panic in n"), "{}", failure.message);
+        assert!(failure.vtime > orrery_sim::Instant::ZERO, "the panic time is reported");
+    }
+    // The same seeds panic on a second sweep with one thread: the failure is deterministic.
+    let again = TestRun::yaml("fragile.yaml", FRAGILE, registry()).jobs(1).run();
+    assert_eq!(again.failures().map(|r| r.seed).collect::<Vec<_>>(), panicked);
+
+    let message = assertion_message(|| {
+        TestRun::yaml("fragile.yaml", FRAGILE, registry()).assert_passes();
+    });
+    let first = panicked[0];
+    assert!(
+        message
+            .contains(&format!("ORRERY FAIL scenario=fragile seed={first} check=panic kind=panic")),
+        "{message}"
+    );
+    assert!(message
+        .contains(&format!("replay: cargo run --release -- replay fragile.yaml --seed {first}")));
+    assert!(message.contains(&format!("or rerun this test with ORRERY_SEED={first}")));
+    assert!(message.contains(&format!("{} of 40 seed(s) failed", panicked.len())), "{message}");
+}
+
+// Proves a process stuck in a handler is reported as a hang of its seed after the watchdog's
+// timeout, and the seeds after it still run.
+#[test]
+fn a_hanging_process_is_reported_and_the_sweep_finishes() {
+    let yaml = FRAGILE
+        .replace("workload: {name: fragile}", "workload: {name: fragile, params: {hang: true}}")
+        .replace("seeds: 0..40", "seeds: 0..6");
+    let outcome = TestRun::yaml("hang.yaml", &yaml, registry())
+        .jobs(1)
+        .hang_timeout(std::time::Duration::from_millis(500))
+        .run();
+    assert_eq!(outcome.reports.len(), 6);
+    let hung: Vec<u64> = outcome.failures().map(|r| r.seed).collect();
+    assert!(!hung.is_empty() && hung.len() < 6, "{hung:?}");
+    assert!(outcome
+        .failures()
+        .all(|r| r.failure.as_ref().is_some_and(|f| f.kind.name() == "hang")));
+}
+
+// Proves an expect-fail scenario passes `assert_expected` when the bug is found, and that an
+// expected failure that does not appear fails the test with a clear message.
+#[test]
+fn expected_failures_are_asserted() {
+    let outcome =
+        TestRun::file("scenarios/bugs/echo-corrupt-replies.yaml", registry()).assert_expected();
+    assert!(outcome.failures().count() > 0);
+    let message = assertion_message(|| {
+        let fixed = std::fs::read_to_string("scenarios/bugs/echo-corrupt-replies.yaml")
+            .expect("scenario")
+            .replace("corrupt_replies: true", "corrupt_replies: false");
+        TestRun::yaml("fixed.yaml", &fixed, registry()).seeds(0..5).assert_expected();
+    });
+    assert!(message.contains("expected a failure within"), "{message}");
+    assert!(message.contains("but all 5 passed"), "{message}");
+}
+
+// Proves a malformed scenario fails the test with the located error, not a confusing panic.
+#[test]
+fn a_bad_scenario_fails_the_test_with_its_location() {
+    let message = assertion_message(|| {
+        TestRun::yaml(
+            "bad.yaml",
+            "name: x\ntopology: {count: 2}\nworkload: {name: nope}\n",
+            registry(),
+        )
+        .run();
+    });
+    assert!(message.contains("the scenario does not load"), "{message}");
+    assert!(message.contains("bad.yaml:3:"), "{message}");
+}
