@@ -137,7 +137,7 @@ fn sweep_fingerprint(output: &Output) -> String {
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .filter(|record| record["type"] == "summary")
         .filter_map(|record| record["sweep_fingerprint"].as_str().map(str::to_string))
-        .last()
+        .next_back()
         .unwrap_or_default()
 }
 
