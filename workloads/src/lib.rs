@@ -1,6 +1,7 @@
 //! Reference systems under test, with their clients, checks and planted-bug switches. Each
 //! module registers its workloads with the runner through `registry()`.
 
+mod checksum;
 pub mod dedup;
 pub mod echo;
 pub mod raft_kv;

@@ -7,6 +7,8 @@
 //! left by a lost write, or a record whose length field itself was torn all fail the check.
 //! FNV-1a starts from a non-zero basis, so an all-zero header never matches all-zero bytes.
 
+use crate::checksum::fnv1a64;
+
 /// Bytes of the length and checksum in front of every payload.
 pub const HEADER_BYTES: usize = 12;
 /// Bytes of one payload: a key and a value.
@@ -29,7 +31,7 @@ pub fn encode(key: u32, value: u64) -> Vec<u8> {
     let length = (PAYLOAD_BYTES as u32).to_le_bytes();
     let mut record = Vec::with_capacity(HEADER_BYTES + PAYLOAD_BYTES);
     record.extend_from_slice(&length);
-    record.extend_from_slice(&checksum(&length, &payload).to_le_bytes());
+    record.extend_from_slice(&fnv1a64(&[&length, &payload]).to_le_bytes());
     record.extend_from_slice(&payload);
     record
 }
@@ -59,22 +61,12 @@ fn decode_at(bytes: &[u8], offset: usize) -> Option<(u32, u64)> {
     let stored = u64::from_le_bytes(header[4..].try_into().ok()?);
     let start = offset + HEADER_BYTES;
     let payload = bytes.get(start..start + PAYLOAD_BYTES)?;
-    if checksum(&length, payload) != stored {
+    if fnv1a64(&[&length, payload]) != stored {
         return None;
     }
     let key = u32::from_le_bytes(payload[..4].try_into().ok()?);
     let value = u64::from_le_bytes(payload[4..].try_into().ok()?);
     Some((key, value))
-}
-
-/// FNV-1a (64-bit) over the length bytes, then the payload.
-fn checksum(length: &[u8], payload: &[u8]) -> u64 {
-    const BASIS: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    length
-        .iter()
-        .chain(payload)
-        .fold(BASIS, |hash, &byte| (hash ^ u64::from(byte)).wrapping_mul(PRIME))
 }
 
 #[cfg(test)]
