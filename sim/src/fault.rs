@@ -21,7 +21,8 @@ pub enum ControlAction {
     /// Boots the node with its factory (crashing it first if it is up).
     Restart(NodeId),
     /// Brings a node back to health if it is not: restarts it if down, resumes it if
-    /// paused, brings its interface up and resets its clock. Does nothing to a healthy node.
+    /// paused, brings its interface up, resets its clock and disarms a pending crash point
+    /// (`CrashAtDiskOperation`). Does nothing else to a healthy node.
     Recover(NodeId),
     /// Freezes the node: no timers, no deliveries; inbound events are held.
     Pause(NodeId),

@@ -1064,6 +1064,9 @@ impl<M: Debug + 'static, W: Wire<M>> World<M, W> {
             ControlAction::Recover(node) if valid(node) => {
                 self.core.net.set_interface_up(node, true);
                 self.core.nodes[node.index()].clock = Clock::default();
+                // A crash point armed while the node was down would otherwise fire in the
+                // incarnation this boots, e.g. the heal phase's, and keep it down.
+                self.core.disks[node.index()].disarm_crash_point();
                 match self.core.nodes[node.index()].status {
                     NodeStatus::Down => self.boot(node),
                     NodeStatus::Paused => self.apply(ControlAction::Resume(node)),
