@@ -15,7 +15,7 @@ const CHECKS: [&str; 2] = ["effects_at_most_once", "effects_exactly_once"];
 // cuts mid-batch, lost events and acknowledgements, torn state writes and I/O errors.
 #[test]
 fn correct_version_keeps_exactly_once_over_1000_seeds() {
-    common::assert_correct_passes(SMOKE, 0..1000, "nonce_not_persisted");
+    common::assert_passes(SMOKE, 0..1000);
 }
 
 // Proves the nightly claim: 10,000 seeds of the correct version pass (only when asked).
@@ -25,7 +25,7 @@ fn nightly_correct_version_keeps_exactly_once_over_10000_seeds() {
         eprintln!("skipped: set ORRERY_NIGHTLY=1 to sweep 10,000 seeds of {SMOKE}");
         return;
     }
-    common::assert_correct_passes(SMOKE, 0..10_000, "nonce_not_persisted");
+    common::assert_passes(SMOKE, 0..10_000);
 }
 
 // Proves a producer that forgets its nonce is caught within the stated seeds, by the

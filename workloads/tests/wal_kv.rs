@@ -15,7 +15,7 @@ const FRESHNESS: [&str; 2] = ["reads_fresh", "acknowledged_writes_durable"];
 // disk I/O errors.
 #[test]
 fn correct_version_survives_1000_seeds_of_crashes_and_restarts() {
-    common::assert_correct_passes(SMOKE, 0..1000, "ack_before_sync");
+    common::assert_passes(SMOKE, 0..1000);
 }
 
 // Proves a sweep finds acknowledge-before-sync within the bug scenario's stated seeds by a

@@ -1,7 +1,9 @@
-//! What the workload tests share: load a scenario, sweep seeds of it (plans adjusted), and
-//! assert a planted bug is found within its stated seeds while the correct version passes.
+//! What the workload tests share: sweep a scenario's seeds, assert a planted bug is found
+//! within its stated seeds while the correct version passes the same seeds, and sum the disk
+//! statistics of a scenario's chaos phase.
 
-use std::path::Path;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use orrery_sim::disk::DiskStats;
@@ -9,20 +11,63 @@ use orrery_sim::harness::Harness;
 use orrery_sim::runner::{sweep, Planner, SeedReport, SweepOptions};
 use orrery_sim::scenario::{load, Expect, RunPlan, Scenario};
 use orrery_sim::workload::{ParamValue, Setup, Simulation};
-use orrery_sim::Instant;
+use orrery_sim::{Instant, TestRun};
 
-/// The scenario at `relative` (from the repository root), loaded against every workload.
+/// The scenario file at `relative` (from the repository root).
+pub fn path(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
+}
+
+/// The scenario at `relative`, loaded against every workload.
 pub fn scenario(relative: &str) -> Scenario {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative);
-    load(&path, &orrery_workloads::registry())
+    load(&path(relative), &orrery_workloads::registry())
         .unwrap_or_else(|errors| panic!("{relative} does not load:\n{errors}"))
 }
 
-/// Runs `seeds` of `scenario` on every core, each plan adjusted by `adjust`; results in seed
-/// order.
-pub fn run(
+/// Asserts every seed of `seeds` of the scenario at `relative` passes (`ORRERY_SEED(S)`
+/// override the range, to replay one).
+pub fn assert_passes(relative: &str, seeds: Range<u64>) {
+    TestRun::file(path(relative), orrery_workloads::registry()).seeds(seeds).assert_passes();
+}
+
+/// Asserts the bug scenario at `relative` fails within its stated seeds, every failure being
+/// one of `checks` (not a panic or a limit), and that with the planted-bug parameter `flag`
+/// off the same seeds pass. Returns how many of the stated seeds found the bug, and of how
+/// many.
+pub fn assert_bug_found(relative: &str, flag: &'static str, checks: &[&str]) -> (usize, u64) {
+    let bug = scenario(relative);
+    let Expect::Fail { within_seeds } = bug.expect() else {
+        panic!("{relative} must expect a failure");
+    };
+    assert_eq!(bug.params().get(flag), Some(&ParamValue::Bool(true)), "{relative} sets {flag}");
+    let outcome = TestRun::file(path(relative), orrery_workloads::registry())
+        .seeds(0..within_seeds)
+        .assert_expected();
+    let found: Vec<&SeedReport> = outcome.failures().collect();
+    for report in &found {
+        let check = report.failure.as_ref().map(|f| f.check.as_str()).unwrap_or_default();
+        assert!(checks.contains(&check), "{relative} failed otherwise:\n{}", outcome.explain());
+    }
+    let correct = sweep_with(bug, 0..within_seeds, move |plan| {
+        plan.params.insert(flag.to_string(), ParamValue::Bool(false));
+    });
+    let failed: Vec<String> = correct
+        .iter()
+        .filter_map(|report| {
+            let failure = report.failure.as_ref()?;
+            Some(format!("seed {}: {}: {}", report.seed, failure.check, failure.message))
+        })
+        .collect();
+    assert!(failed.is_empty(), "{relative} without {flag} failed:\n{}", failed.join("\n"));
+    eprintln!("{flag}: found by {} of the first {within_seeds} seeds", found.len());
+    (found.len(), within_seeds)
+}
+
+/// Runs `seeds` of `scenario` on every core, each plan adjusted by `adjust` (what `TestRun`
+/// cannot do: here, switching a planted bug off).
+fn sweep_with(
     scenario: Scenario,
-    seeds: std::ops::Range<u64>,
+    seeds: Range<u64>,
     adjust: impl Fn(&mut RunPlan) + Send + Sync + 'static,
 ) -> Vec<SeedReport> {
     let planner: Arc<Planner> = Arc::new(move |seed| {
@@ -35,63 +80,11 @@ pub fn run(
     sweep(planner, &seeds, registry, SweepOptions::default(), |_, _, _| {})
 }
 
-/// One line per failed seed: seed, check, message.
-pub fn failures(reports: &[SeedReport]) -> Vec<String> {
-    reports
-        .iter()
-        .filter_map(|report| {
-            let failure = report.failure.as_ref()?;
-            Some(format!("seed {}: {}: {}", report.seed, failure.check, failure.message))
-        })
-        .collect()
-}
-
-/// Sets the boolean workload parameter `name` of a plan.
-pub fn with_flag(name: &'static str, on: bool) -> impl Fn(&mut RunPlan) + Send + Sync + 'static {
-    move |plan| {
-        plan.params.insert(name.to_string(), ParamValue::Bool(on));
-    }
-}
-
-/// Asserts every seed of `seeds` of the scenario passes with `flag` off.
-pub fn assert_correct_passes(path: &str, seeds: std::ops::Range<u64>, flag: &'static str) {
-    let expected = seeds.end - seeds.start;
-    let reports = run(scenario(path), seeds, with_flag(flag, false));
-    assert_eq!(reports.len() as u64, expected);
-    let failed = failures(&reports);
-    assert!(failed.is_empty(), "{} seeds failed:\n{}", failed.len(), failed.join("\n"));
-}
-
-/// Asserts the bug scenario at `path` fails within its stated seeds, every failure being one
-/// of `checks` (not a panic or a limit), and that with `flag` off the same seeds pass.
-/// Returns how many of the stated seeds found the bug.
-pub fn assert_bug_found(path: &str, flag: &'static str, checks: &[&str]) -> (usize, u64) {
-    let bug = scenario(path);
-    let Expect::Fail { within_seeds } = bug.expect() else {
-        panic!("{path} must expect a failure");
-    };
-    let reports = run(bug, 0..within_seeds, with_flag(flag, true));
-    let found: Vec<&SeedReport> = reports.iter().filter(|r| r.failure.is_some()).collect();
-    assert!(!found.is_empty(), "no seed in 0..{within_seeds} of {path} found {flag}");
-    for report in &found {
-        let check = report.failure.as_ref().map(|f| f.check.as_str()).unwrap_or_default();
-        assert!(
-            checks.contains(&check),
-            "seed {} failed otherwise: {:?}",
-            report.seed,
-            report.failure
-        );
-    }
-    assert_correct_passes(path, 0..within_seeds, flag);
-    eprintln!("{flag}: found by {} of the first {within_seeds} seeds", found.len());
-    (found.len(), within_seeds)
-}
-
 /// Disk statistics of every node summed over `seeds` of the scenario's chaos phase, built by
 /// a workload's public `build` so the test can look inside the world.
 pub fn chaos_disk_stats<M: Clone + std::fmt::Debug + 'static>(
     path: &str,
-    seeds: std::ops::Range<u64>,
+    seeds: Range<u64>,
     build: impl Fn(&RunPlan, &Setup<'_>) -> Result<Harness<M>, String>,
 ) -> DiskStats {
     let scenario = scenario(path);
