@@ -1,5 +1,5 @@
 //! dedup-restart end to end: the correct producer and consumer keep every event exactly once
-//! over 1,000 seeds (10,000 with `ORRERY_NIGHTLY=1`), both planted bugs are found within
+//! over 1,000 seeds (10,000 with `ORRERY_NIGHTLY=1`), each planted bug is found within
 //! their scenarios' stated seeds, and the smoke scenario's faults really fire.
 
 mod common;
@@ -9,6 +9,7 @@ use orrery_workloads::dedup;
 const SMOKE: &str = "scenarios/smoke/dedup-restart.yaml";
 const NONCE_BUG: &str = "scenarios/bugs/dedup-nonce-not-persisted.yaml";
 const SLOT_BUG: &str = "scenarios/bugs/dedup-state-one-slot.yaml";
+const RESEND_BUG: &str = "scenarios/bugs/dedup-no-resend-after-restart.yaml";
 const CHECKS: [&str; 2] = ["effects_at_most_once", "effects_exactly_once"];
 
 // Proves every event takes effect exactly once over 1,000 seeds of producer restarts, power
@@ -51,4 +52,11 @@ fn smoke_faults_crash_tear_and_lose_state_writes() {
     assert!(total.unsynced_changes_lost > 0 && total.unsynced_changes_torn > 0, "{total:?}");
     assert!(total.crash_points > 0, "{total:?}");
     assert!(total.write_errors_injected > 0 && total.read_errors_injected > 0, "{total:?}");
+}
+
+// Proves the liveness half of exactly-once bites: a producer that resends nothing after a
+// restart leaves events lost in flight without effect, caught within the stated seeds.
+#[test]
+fn no_resend_after_restart_is_found_within_the_stated_seeds() {
+    common::assert_bug_found(RESEND_BUG, "no_resend_after_restart", &["effects_exactly_once"]);
 }

@@ -4,6 +4,7 @@
 
 mod common;
 
+use orrery_sim::TestRun;
 use orrery_workloads::wal_kv;
 
 const SMOKE: &str = "scenarios/smoke/wal-kv.yaml";
@@ -37,4 +38,45 @@ fn smoke_faults_crash_tear_and_lose_unsynced_writes() {
     assert!(total.crash_points > 0, "{total:?}");
     assert!(total.write_errors_injected > 0 && total.read_errors_injected > 0, "{total:?}");
     assert!(total.truncates > 0, "recovery never cut a torn tail: {total:?}");
+}
+
+/// One restart just before the chaos phase ends, with unsynced writes lost, many keys and a
+/// slow group commit: the lost acknowledged puts are still the latest of their keys when the
+/// final check looks, and no read is checked.
+const LOSS_AT_THE_END: &str = "
+name: wal-kv-loss-at-the-end
+description: one restart just before the end; only the final check is on.
+topology:
+  nodes:
+    - {name: s0, role: server}
+    - {name: c0, role: client}
+    - {name: c1, role: client}
+network:
+  latency: {kind: uniform, min: 500us, max: 2ms}
+disk: {crash_unsynced: lost}
+workload:
+  name: wal-kv
+  params: {interval: 5ms, keys: 64, sync_interval: 20ms, ack_before_sync: BUG}
+faults:
+  - {at: 299ms, kind: restart, node: s0}
+phases: {chaos: 300ms, heal: 1ms}
+checks: [acknowledged_writes_durable]
+seeds: 0..10
+expect: EXPECT
+";
+
+// Proves the final check bites on its own: with reads unchecked, a loss of acknowledged puts
+// just before the end is caught in the recovered server's map, and the correct server passes.
+#[test]
+fn final_check_alone_catches_a_loss_at_the_end() {
+    let yaml =
+        |bug: &str, expect: &str| LOSS_AT_THE_END.replace("BUG", bug).replace("EXPECT", expect);
+    let registry = orrery_workloads::registry;
+    let outcome =
+        TestRun::yaml("loss-at-the-end", &yaml("true", "{fail: {within_seeds: 10}}"), registry())
+            .assert_expected();
+    assert!(outcome
+        .failures()
+        .all(|r| r.failure.as_ref().is_some_and(|f| f.check == FRESHNESS[1])));
+    TestRun::yaml("loss-at-the-end", &yaml("false", "pass"), registry()).assert_expected();
 }

@@ -24,6 +24,8 @@
 //!   resends of events already applied look new to the consumer.
 //! - `one_state_slot` (planted bug): the state is overwritten in place, so a torn write of
 //!   the state file loses nonce and sequence numbers together.
+//! - `no_resend_after_restart` (planted bug): a restarted producer resends nothing, so
+//!   events lost in flight before its crash never take effect (the liveness check's bug).
 
 mod consumer;
 mod ledger;
@@ -91,25 +93,24 @@ impl Workload for DedupRestart {
             default: ParamValue::Duration(default),
             doc,
         };
+        let flag = |name, doc| ParamSpec {
+            name,
+            kind: ParamKind::Bool,
+            default: ParamValue::Bool(false),
+            doc,
+        };
         vec![
-            int("events", 100, "how many events each producer makes"),
+            int("events", 120, "how many events each producer makes"),
             int("batch_size", 4, "events reserved by one durable state write"),
             int("window", 16, "no new batch while this many events are unacknowledged"),
-            duration("batch_interval", ms(5), "time between a producer's batch attempts"),
+            duration("batch_interval", ms(15), "time between a producer's batch attempts"),
             duration("resend_interval", ms(15), "time between resends of unacknowledged events"),
-            ParamSpec {
-                name: "nonce_not_persisted",
-                kind: ParamKind::Bool,
-                default: ParamValue::Bool(false),
-                doc: "planted bug: a restarted producer picks a fresh nonce",
-            },
-            ParamSpec {
-                name: "one_state_slot",
-                kind: ParamKind::Bool,
-                default: ParamValue::Bool(false),
-                doc:
-                    "planted bug: the state file is overwritten in place, so a torn write loses it",
-            },
+            flag("nonce_not_persisted", "planted bug: a restarted producer picks a fresh nonce"),
+            flag("one_state_slot", "planted bug: one state slot, overwritten in place"),
+            flag(
+                "no_resend_after_restart",
+                "planted bug: no resends of what was sent before a crash",
+            ),
         ]
     }
 
@@ -168,6 +169,7 @@ pub fn build(plan: &RunPlan, setup: &Setup<'_>) -> Result<Harness<Message>, Stri
         recovery_retry: Duration::from_millis(1),
         nonce_not_persisted: setup.params.flag("nonce_not_persisted"),
         one_state_slot: setup.params.flag("one_state_slot"),
+        no_resend_after_restart: setup.params.flag("no_resend_after_restart"),
     };
     let ledger = Rc::new(RefCell::new(Ledger::default()));
     let world = build_world::<Message>(plan, setup, |spec| {

@@ -18,6 +18,8 @@
 //! the stored one, so resent events look new to the consumer. With `one_state_slot`, every
 //! reservation overwrites slot 0 in place: a torn write loses the durable state, and the
 //! producer starts a new stream from number 0, producing events it had already produced.
+//! With `no_resend_after_restart`, a restarted producer trusts that everything it sent
+//! before the crash arrived, so events lost in flight never take effect.
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
@@ -45,6 +47,7 @@ pub struct ProducerSettings {
     pub recovery_retry: Duration,
     pub nonce_not_persisted: bool,
     pub one_state_slot: bool,
+    pub no_resend_after_restart: bool,
 }
 
 /// See the module documentation.
@@ -89,7 +92,11 @@ impl Producer {
         }
         self.ledger.borrow_mut().produced_below(ctx.id(), state.next_seq);
         self.durable_slot = durable_slot;
-        self.unacked = (state.acked_below..state.next_seq).collect();
+        self.unacked = if self.settings.no_resend_after_restart {
+            BTreeSet::new()
+        } else {
+            (state.acked_below..state.next_seq).collect()
+        };
         self.state = Some(state);
         self.resend(ctx, state.nonce);
         ctx.set_timer(self.settings.batch_interval, TAG_BATCH);

@@ -63,7 +63,7 @@ pub struct Ledger {
     operations: Vec<Invoked>,
     acknowledged: BTreeMap<u32, Vec<Acknowledgement>>,
     violation: Option<String>,
-    /// Per client, the local time of its latest successful answer.
+    /// Per client, the (true) time of its latest successful answer.
     last_success_at: BTreeMap<NodeId, Instant>,
     puts_acknowledged: u64,
 }
@@ -78,7 +78,7 @@ impl Ledger {
         self.invoke(Operation::Get { key, answered: false })
     }
 
-    /// The server acknowledged put `id` to `client` (local time `now`).
+    /// The server acknowledged put `id` to `client` at true time `now`.
     pub fn put_acknowledged(&mut self, client: NodeId, now: Instant, id: OperationId) {
         let tick = self.next_tick();
         let Some(Invoked { operation: Operation::Put { key, state }, invoked_tick }) =
@@ -169,7 +169,7 @@ impl Ledger {
         self.puts_acknowledged
     }
 
-    /// The local time of `client`'s latest successful answer.
+    /// The true time of `client`'s latest successful answer.
     pub fn last_success_at(&self, client: NodeId) -> Option<Instant> {
         self.last_success_at.get(&client).copied()
     }

@@ -21,8 +21,9 @@
 //! What the checks do not claim: the server keeps one copy of its log, so faults that
 //! damage synced data (latent corruption, misdirected writes) or make reads lie (read
 //! corruption, which recovery would take for a torn tail) can lose acknowledged puts by
-//! design; the scenarios leave them off. Client clocks matter only to `clients_progress`,
-//! which compares a client's local time with the heal time, so scenarios leave clock skew off.
+//! design; the scenarios leave them off. No check reads a node's clock: the ledger orders
+//! events by its own ticks and stamps answers with the world's true time, so clock skew
+//! cannot fake or hide a violation.
 
 mod client;
 mod ledger;
