@@ -29,6 +29,8 @@ impl Process<()> for Fragile {
 
     fn on_timer(&mut self, ctx: &mut Context<'_, ()>, _timer: TimerId, _tag: u64) {
         self.ticks += 1;
+        ctx.sometimes(self.ticks == 30, "a node ticked 30 times");
+        ctx.sometimes(self.ticks > 1_000, "a node ticked past 1,000");
         if self.fatal_tick == Some(self.ticks) {
             if self.hang {
                 #[allow(clippy::empty_loop)]
@@ -73,7 +75,10 @@ impl Workload for FragileWorkload {
                 Box::new(Fragile { ticks: 0, fatal_tick: None, hang }) as Box<dyn Process<()>>
             }))
         })?;
-        Ok(Box::new(Harness::new(world, &plan.checks)))
+        let harness = Harness::new(world, &plan.checks).sometimes("both nodes ticked", |world| {
+            world.processes_of::<Fragile>().all(|(_, fragile)| fragile.ticks > 0)
+        });
+        Ok(Box::new(harness))
     }
 }
 
@@ -194,4 +199,49 @@ fn a_bad_scenario_fails_the_test_with_its_location() {
     });
     assert!(message.contains("the scenario does not load"), "{message}");
     assert!(message.contains("bad.yaml:3:"), "{message}");
+}
+
+// Proves sometimes-points from processes, checkers and the engine's fault families are
+// counted per seed, reached ones are told apart from declared-but-never-reached ones, and the
+// summary names the latter: a corruption rate on a typed bus (which cannot corrupt) is caught
+// as a fault that never fired, while loss fires.
+#[test]
+fn sometimes_points_report_what_never_happened() {
+    let yaml = FRAGILE.replace(
+        "topology: {count: 2}",
+        "topology: {count: 2}\nnetwork: {loss_probability: 0.3, corrupt_probability: 0.3}",
+    );
+    let outcome = TestRun::yaml("cover.yaml", &yaml, registry()).run();
+    let points = &outcome.summary.coverage.points;
+    let survivors = 40 - outcome.summary.failed();
+    assert_eq!(points.get("a node ticked past 1,000"), Some(&(40, 0)));
+    let (declared, reached) = points["a node ticked 30 times"];
+    assert_eq!(declared, 40);
+    assert!(reached >= survivors, "every seed that ran 100ms reached tick 30");
+    let (declared, reached) = points["both nodes ticked"];
+    assert_eq!(declared, 40);
+    assert!(reached >= survivors && reached < 40, "a seed that panics at its first tick misses it");
+    // Fragile sends nothing, so neither network family can fire; both are declared.
+    assert_eq!(points.get("fault: a packet lost"), Some(&(40, 0)));
+    assert_eq!(points.get("fault: a packet corrupted"), Some(&(40, 0)));
+    let never: Vec<&str> =
+        outcome.summary.coverage.never_reached().map(|(label, _)| label).collect();
+    assert_eq!(
+        never,
+        ["a node ticked past 1,000", "fault: a packet corrupted", "fault: a packet lost"]
+    );
+    assert!(outcome
+        .explain()
+        .contains("never reached: fault: a packet lost (declared in 40 seed(s))"));
+
+    let echo = std::fs::read_to_string("scenarios/smoke/echo.yaml").expect("scenario");
+    let lossy = echo.replace(
+        "  latency: { kind: uniform, min: 1ms, max: 10ms }",
+        "  latency: { kind: uniform, min: 1ms, max: 10ms }\n  loss_probability: 0.2\n  corrupt_probability: 0.2",
+    );
+    let outcome = TestRun::yaml("lossy-echo.yaml", &lossy, registry()).seeds(0..10).run();
+    let points = &outcome.summary.coverage.points;
+    assert_eq!(points.get("fault: a packet lost"), Some(&(10, 10)));
+    // Echo speaks a typed bus: corruption has nothing to flip, and the summary says so.
+    assert_eq!(points.get("fault: a packet corrupted"), Some(&(10, 0)));
 }

@@ -2,10 +2,14 @@
 //! (seed, topology, link and disk settings, limits, buggify) and wraps it as a `Simulation`
 //! with named checks, so a workload only supplies its processes and its predicates.
 
+use std::cell::Cell;
 use std::fmt::Debug;
 use std::rc::Rc;
 
+use crate::check::Coverage;
+use crate::disk::DiskStats;
 use crate::fault::ControlAction;
+use crate::net::NetStats;
 use crate::node::{NodeId, Process};
 use crate::scenario::RunPlan;
 use crate::time::Instant;
@@ -64,6 +68,7 @@ pub struct Harness<M: Clone + Debug + 'static> {
     invariants: Vec<(String, Predicate<M>)>,
     liveness: Vec<(String, Predicate<M>)>,
     finals: Vec<(String, FinalCheck<M>)>,
+    sometimes: Vec<(String, Rc<Cell<bool>>)>,
 }
 
 impl<M: Clone + Debug + 'static> Harness<M> {
@@ -75,6 +80,7 @@ impl<M: Clone + Debug + 'static> Harness<M> {
             invariants: Vec::new(),
             liveness: Vec::new(),
             finals: Vec::new(),
+            sometimes: Vec::new(),
         }
     }
 
@@ -94,6 +100,27 @@ impl<M: Clone + Debug + 'static> Harness<M> {
             self.world.add_invariant(name, move |world| installed(world));
             self.invariants.push((name.to_string(), predicate));
         }
+        self
+    }
+
+    /// A sometimes-point of a checker: `predicate` is evaluated after every event and the
+    /// point counts as reached if it was ever true (e.g. "a leader changed during a
+    /// partition"). Unlike checks, it is always installed and never fails a run; the sweep
+    /// summary lists the points no seed reached.
+    pub fn sometimes(
+        mut self,
+        name: &str,
+        predicate: impl Fn(&World<M>) -> bool + 'static,
+    ) -> Self {
+        let reached = Rc::new(Cell::new(false));
+        let seen = reached.clone();
+        self.world.add_invariant(format!("sometimes: {name}"), move |world| {
+            if !seen.get() && predicate(world) {
+                seen.set(true);
+            }
+            Ok(())
+        });
+        self.sometimes.push((name.to_string(), reached));
         self
     }
 
@@ -203,5 +230,21 @@ impl<M: Clone + Debug + 'static> Simulation for Harness<M> {
 
     fn stats_summary(&self) -> String {
         format!("net: {}", self.world.net_stats().summary())
+    }
+
+    fn net_stats(&self) -> NetStats {
+        self.world.net_stats()
+    }
+
+    fn disk_stats(&self) -> DiskStats {
+        self.world.disk_stats()
+    }
+
+    fn coverage(&self) -> Coverage {
+        let mut coverage = self.world.coverage().clone();
+        for (name, reached) in &self.sometimes {
+            coverage.sometimes(name, reached.get());
+        }
+        coverage
     }
 }

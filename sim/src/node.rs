@@ -213,6 +213,16 @@ impl<M: fmt::Debug + 'static, W: Wire<M>> Context<'_, M, W> {
         self.core.record_user(Some(self.node), kind, fields);
     }
 
+    /// A point that should be reached in some run (a sometimes-assertion): declared whenever
+    /// this runs, reached once `condition` is true. A sweep's summary lists the points no seed
+    /// reached, e.g. `ctx.sometimes(self.log.len() > 100, "log grew past a snapshot")`.
+    pub fn sometimes(&mut self, condition: bool, label: &'static str) {
+        if self.core.power_lost(self.node) {
+            return;
+        }
+        self.core.coverage.sometimes(label, condition);
+    }
+
     /// An in-code fault point (FoundationDB's buggify): true rarely, only in simulation with
     /// buggify enabled; each site is switched on or off once per run and, when on, fires with
     /// the configured probability. Activations are traced.

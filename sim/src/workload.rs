@@ -164,6 +164,18 @@ pub trait Simulation {
     fn trace(&self) -> &crate::trace::Trace;
     /// One line of network and disk statistics for summaries.
     fn stats_summary(&self) -> String;
+    /// Network counters, for fault coverage.
+    fn net_stats(&self) -> crate::net::NetStats {
+        crate::net::NetStats::default()
+    }
+    /// Disk counters summed over the nodes, for fault coverage.
+    fn disk_stats(&self) -> crate::disk::DiskStats {
+        crate::disk::DiskStats::default()
+    }
+    /// The sometimes-points of processes and checkers (see `check::coverage`).
+    fn coverage(&self) -> crate::check::Coverage {
+        crate::check::Coverage::default()
+    }
 }
 
 /// What the runner needs to start a workload.

@@ -8,6 +8,7 @@
 //!
 //! Nothing here is global: two worlds on two threads never interfere.
 
+use crate::check::Coverage;
 use std::collections::{BTreeSet, VecDeque};
 use std::fmt::Debug;
 
@@ -154,6 +155,8 @@ pub struct Core<M, W: Wire<M>> {
     clog_held: Vec<Delivery<W::Packet>>,
     partition_generation: u64,
     events_processed: u64,
+    /// Sometimes-points declared by processes (`Context::sometimes`).
+    pub(crate) coverage: Coverage,
 }
 
 /// One simulated run. `M` is the message type; `W` the wire (see `wire`).
@@ -322,6 +325,7 @@ impl<M: Debug + 'static, W: Wire<M>> WorldBuilder<M, W> {
             clog_held: Vec::new(),
             partition_generation: 0,
             events_processed: 0,
+            coverage: Coverage::default(),
         };
         let mut factories = self.factories;
         let mut processes = Vec::with_capacity(n);
@@ -603,6 +607,11 @@ impl<M: Debug + 'static, W: Wire<M>> World<M, W> {
     /// Events waiting in the queue.
     pub fn events_pending(&self) -> usize {
         self.core.scheduler.len()
+    }
+
+    /// The sometimes-points processes declared in this run, and whether each was reached.
+    pub fn coverage(&self) -> &Coverage {
+        &self.core.coverage
     }
 
     pub fn net_stats(&self) -> NetStats {

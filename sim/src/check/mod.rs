@@ -5,11 +5,13 @@
 //! (the search, generic over a `Model`), and `model` (the built-in register, cas-register and
 //! key-value models, and `check_edn` / `check_history`, the entry points the CLI calls).
 
+pub mod coverage;
 pub mod edn;
 pub mod history;
 pub mod linearizability;
 pub mod model;
 
+pub use coverage::{fault_coverage, Coverage, SweepCoverage};
 pub use edn::{read_history, write_history, EdnError, EdnErrorKind, Position, Value};
 pub use history::{Completed, Completion, Function, History, KeyStyle, Operation, OperationRef};
 pub use linearizability::{

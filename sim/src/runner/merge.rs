@@ -380,6 +380,18 @@ fn parse_record(record: &Value) -> Result<Record, String> {
                     failure,
                     unknown,
                     stats: String::new(),
+                    coverage: record
+                        .get("sometimes")
+                        .and_then(Value::as_object)
+                        .map(|points| {
+                            points
+                                .iter()
+                                .map(|(label, reached)| {
+                                    (label.clone(), reached.as_bool().unwrap_or(false))
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
                 },
             ))
         }

@@ -21,6 +21,7 @@ pub use report::{
 };
 pub use test_run::{TestOutcome, TestRun};
 
+use crate::check::fault_coverage;
 use crate::fault::ControlAction;
 use crate::node::NodeId;
 use crate::scenario::RunPlan;
@@ -102,6 +103,8 @@ pub struct SeedReport {
     /// Checks that could not decide (e.g. a search budget ran out), with why.
     pub unknown: Vec<(String, String)>,
     pub stats: String,
+    /// Sometimes-points of this run (engine fault points and declared ones): (label, reached).
+    pub coverage: Vec<(String, bool)>,
 }
 
 /// Options of one run.
@@ -132,6 +135,14 @@ pub fn run_plan(
         ),
         None => (Instant::ZERO, 0, 0, String::new(), None),
     };
+    let coverage = match &simulation {
+        Some(sim) => {
+            let mut coverage = fault_coverage(plan, &sim.net_stats(), &sim.disk_stats());
+            coverage.merge(&sim.coverage());
+            coverage.points().map(|(label, reached)| (label.to_string(), reached)).collect()
+        }
+        None => Vec::new(),
+    };
     let mut report = SeedReport {
         seed: plan.seed,
         fingerprint,
@@ -140,6 +151,7 @@ pub fn run_plan(
         failure: None,
         unknown: Vec::new(),
         stats,
+        coverage,
     };
     match result {
         Ok(Ok(unknown)) => report.unknown = unknown,
@@ -449,6 +461,7 @@ pub fn sweep(
                         }),
                         unknown: Vec::new(),
                         stats: String::new(),
+                        coverage: Vec::new(),
                     };
                     progress(&report, done + 1, total);
                     results[index] = Some(report);

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use std::ops::Range;
 
 use super::{FailureKind, SeedReport};
+use crate::check::SweepCoverage;
 use crate::scenario::Expect;
 
 /// Totals of a sweep.
@@ -22,6 +23,8 @@ pub struct Summary {
     pub events_total: u64,
     pub vtime_total_nanos: u128,
     pub wall_seconds: f64,
+    /// Sometimes-points over the sweep.
+    pub coverage: SweepCoverage,
 }
 
 impl Summary {
@@ -40,6 +43,7 @@ impl Summary {
                     .or_default()
                     .push(report.seed),
             }
+            summary.coverage.add(report.coverage.iter().map(|(l, r)| (l.as_str(), *r)));
             for (check, _) in &report.unknown {
                 summary.unknown.entry(check.clone()).or_default().push(report.seed);
             }
@@ -107,6 +111,18 @@ pub fn render_summary(summary: &Summary) -> String {
             seeds[0]
         );
     }
+    let points = summary.coverage.points.len();
+    if points > 0 {
+        let never: Vec<(&str, u64)> = summary.coverage.never_reached().collect();
+        let _ = writeln!(
+            text,
+            "  sometimes        {} of {points} point(s) reached in some seed",
+            points - never.len()
+        );
+        for (label, declared) in never {
+            let _ = writeln!(text, "    never reached: {label} (declared in {declared} seed(s))");
+        }
+    }
     let _ = writeln!(text, "  events           {}", summary.events_total);
     let _ = writeln!(text, "  virtual time     {vtime_seconds:.3}s");
     let _ = writeln!(text, "  wall time        {:.3}s", summary.wall_seconds);
@@ -129,6 +145,7 @@ pub fn json_line(scenario: &str, report: &SeedReport) -> String {
         "vtime_ns": report.vtime.as_nanos(),
         "failure": failure,
         "unknown": report.unknown.iter().map(|(c, w)| serde_json::json!({"check": c, "why": w})).collect::<Vec<_>>(),
+        "sometimes": report.coverage.iter().map(|(l, r)| (l.clone(), serde_json::Value::Bool(*r))).collect::<serde_json::Map<_, _>>(),
     })
     .to_string()
 }
@@ -167,6 +184,7 @@ pub fn json_summary(summary: &Summary, sweep_fingerprint: u64, scope: &SweepScop
         "events": summary.events_total,
         "wall_s": summary.wall_seconds,
         "sweep_fingerprint": format!("{sweep_fingerprint:016x}"),
+        "never_reached": summary.coverage.never_reached().map(|(label, _)| label).collect::<Vec<_>>(),
     })
     .to_string()
 }
