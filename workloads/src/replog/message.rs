@@ -62,13 +62,15 @@ pub enum Message {
     Stale {
         epoch: u64,
     },
-    /// `epoch_quorum` only. `pre` asks "would you vote?" without anyone changing state.
+    /// `epoch_quorum` only. `pre` asks "would you vote?" without anyone changing state (its
+    /// `epoch` is the asker's current one); a real request asks for a vote in `epoch`.
     VoteRequest {
         pre: bool,
         epoch: u64,
         last_epoch: u64,
         tail: u64,
     },
+    /// The answer, with the voter's current epoch.
     Vote {
         pre: bool,
         epoch: u64,

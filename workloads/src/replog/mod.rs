@@ -42,10 +42,11 @@
 //!
 //! The nearest-RTT ranking only orders who tries first: a node whose leader is silent waits
 //! `rank × heartbeat / 4` (rank 0 is the nearest-RTT winner), then asks every peer for a
-//! pre-vote for epoch + 1. A peer grants it only if it has not heard a leader within the
-//! election timeout itself (stickiness: nobody helps depose a live leader) and the
-//! candidate's log is at least as up to date as its own (last entry's epoch, then tail).
-//! With a majority of pre-votes the candidate enters epoch + 1 and asks for real votes; a
+//! pre-vote, every heartbeat until a leader appears. A peer grants it only if it has not
+//! heard a leader within the election timeout itself (stickiness: nobody helps depose a live
+//! leader) and the candidate's log is at least as up to date as its own (last entry's epoch,
+//! then tail); every answer carries the peer's epoch. With a majority of pre-votes the
+//! candidate enters an epoch above its own and all its granters', and asks for real votes; a
 //! node grants one vote per epoch, to an up-to-date candidate. A majority makes a leader,
 //! which first appends an entry of its epoch. Entries commit once a majority holds them and
 //! the highest one is of the leader's epoch (Raft's rule); only committed entries are final,
@@ -124,7 +125,7 @@ impl Workload for Replog {
             ParamSpec {
                 name: "pull_batch",
                 kind: ParamKind::Int,
-                default: ParamValue::Int(64),
+                default: ParamValue::Int(1024),
                 doc: "entries per pull answer at most",
             },
         ]

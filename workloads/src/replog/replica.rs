@@ -59,6 +59,8 @@ pub struct Replica {
     log: Log,
     /// The highest sequence known to equal the current leader's log (at least `commit`).
     matched: u64,
+    /// The last pull sent: its start and when (a burst of heartbeats asks only once).
+    pulled: Option<(u64, Instant)>,
     rtt: RttTable,
     heard_leader_at: Instant,
     /// `nearest_rtt`: the winner this node waits for, and winners that never took over.
@@ -68,9 +70,11 @@ pub struct Replica {
     peer_matched: BTreeMap<NodeId, u64>,
     acked_at: BTreeMap<NodeId, Instant>,
     writes: u64,
-    /// `epoch_quorum`: the pending campaign step and the (pre-)votes of the current round.
+    /// `epoch_quorum`: the pending campaign step, the pre-votes of the current round (with
+    /// the highest epoch a granter is in) and the votes of the current epoch.
     campaign: Option<TimerId>,
     pre_votes: BTreeSet<NodeId>,
+    pre_vote_epoch: u64,
     votes: BTreeSet<NodeId>,
 }
 
@@ -90,6 +94,7 @@ impl Replica {
             voted_for: initial_leader,
             log: Log::default(),
             matched: 0,
+            pulled: None,
             rtt: RttTable::new(me),
             heard_leader_at: Instant::ZERO,
             expected: None,
@@ -99,6 +104,7 @@ impl Replica {
             writes: 0,
             campaign: None,
             pre_votes: BTreeSet::new(),
+            pre_vote_epoch: 0,
             votes: BTreeSet::new(),
         }
     }
@@ -309,9 +315,10 @@ impl Replica {
             return;
         }
         self.pre_votes = BTreeSet::from([self.me]);
+        self.pre_vote_epoch = self.epoch;
         let request = Message::VoteRequest {
             pre: true,
-            epoch: self.epoch + 1,
+            epoch: self.epoch,
             last_epoch: self.log.last_epoch(),
             tail: self.log.tail(),
         };
@@ -333,7 +340,7 @@ impl Replica {
             let leaderless = self.role != Role::Leader
                 && ctx.now().saturating_since(self.heard_leader_at)
                     >= self.config.election_timeout();
-            epoch > self.epoch && current && leaderless
+            current && leaderless
         } else {
             let free = self.voted_for.is_none_or(|v| v == from);
             let granted = epoch == self.epoch && self.role != Role::Leader && free && current;
@@ -343,16 +350,18 @@ impl Replica {
             }
             granted
         };
-        let epoch = if pre { epoch } else { self.epoch };
-        ctx.send(from, Message::Vote { pre, epoch, granted });
+        // Every answer names the voter's epoch: a pre-candidate enters an epoch above all of
+        // its granters' in one round, and a refused candidate learns the newer epoch.
+        ctx.send(from, Message::Vote { pre, epoch: self.epoch, granted });
     }
 
     fn on_vote(&mut self, ctx: &mut Context<'_, Message>, from: NodeId, pre: bool, epoch: u64) {
-        if pre && self.role != Role::Leader && epoch == self.epoch + 1 && self.campaign.is_some() {
+        if pre && self.role != Role::Leader && self.campaign.is_some() {
             self.pre_votes.insert(from);
+            self.pre_vote_epoch = self.pre_vote_epoch.max(epoch);
             if self.pre_votes.len() >= self.majority() {
                 self.pre_votes.clear();
-                self.epoch += 1;
+                self.epoch = self.epoch.max(self.pre_vote_epoch) + 1;
                 self.role = Role::Candidate;
                 self.leader = None;
                 self.voted_for = Some(self.me);
@@ -393,7 +402,21 @@ impl Replica {
         self.log.commit_to(commit.min(self.matched));
         ctx.send(from, Message::Ack { epoch: self.epoch, matched: self.matched });
         if tail > self.matched {
-            ctx.send(from, Message::Pull { epoch: self.epoch, from: self.matched + 1 });
+            self.pull(ctx, false);
+        }
+    }
+
+    /// Asks the leader for the entries after `matched`; the same request is repeated only
+    /// after a heartbeat interval (it or its answer may be lost), unless `again`.
+    fn pull(&mut self, ctx: &mut Context<'_, Message>, again: bool) {
+        let (Some(leader), now) = (self.leader, ctx.now()) else { return };
+        let start = self.matched + 1;
+        let recent = self.pulled.is_some_and(|(from, at)| {
+            from == start && now.saturating_since(at) < self.config.heartbeat_interval
+        });
+        if again || !recent {
+            self.pulled = Some((start, now));
+            ctx.send(leader, Message::Pull { epoch: self.epoch, from: start });
         }
     }
 
@@ -419,7 +442,7 @@ impl Replica {
         self.log.commit_to(commit.min(self.matched));
         ctx.send(from, Message::Ack { epoch: self.epoch, matched: self.matched });
         if more {
-            ctx.send(from, Message::Pull { epoch: self.epoch, from: self.matched + 1 });
+            self.pull(ctx, true);
         }
     }
 }
