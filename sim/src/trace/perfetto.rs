@@ -153,7 +153,7 @@ impl Timeline {
 
     /// Opens and closes the lifecycle and partition spans an event implies.
     fn spans_after(&mut self, record: &Record, pid: u64) {
-        let detail = || json!({"detail": record.detail.clone().unwrap_or_default()});
+        let detail = || record.detail.as_ref().map_or(json!({}), |d| json!({"detail": d}));
         let crashed = matches!(record.kind.as_str(), "crash" | "restart")
             || (record.kind == "disk"
                 && record.detail.as_deref().is_some_and(|d| d.starts_with("Crash")));
