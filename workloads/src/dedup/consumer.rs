@@ -18,11 +18,13 @@ pub struct Consumer {
     pub ledger: Rc<RefCell<Ledger>>,
     /// Per nonce, the seqs already applied.
     applied: BTreeMap<u64, BTreeSet<u64>>,
+    /// Copies of applied events that were received and dropped.
+    pub duplicates_dropped: u64,
 }
 
 impl Consumer {
     pub fn new(ledger: Rc<RefCell<Ledger>>) -> Consumer {
-        Consumer { ledger, applied: BTreeMap::new() }
+        Consumer { ledger, applied: BTreeMap::new(), duplicates_dropped: 0 }
     }
 }
 
@@ -31,6 +33,8 @@ impl Process<Message> for Consumer {
         if let Message::Event { nonce, seq, payload } = message {
             if self.applied.entry(nonce).or_default().insert(seq) {
                 self.ledger.borrow_mut().took_effect(payload);
+            } else {
+                self.duplicates_dropped += 1;
             }
             ctx.send(from, Message::Ack { nonce, seq });
         }

@@ -194,6 +194,16 @@ pub fn build(plan: &RunPlan, setup: &Setup<'_>) -> Result<Harness<Message>, Stri
                 Some(why) => Err(why),
                 None => Ok(()),
             }
+        })
+        // A green sweep must not hide a fault mix that never reached the paths under test.
+        .sometimes("dedup: a producer recovered past a damaged state slot", |world| {
+            world.processes_of::<Producer>().any(|(_, p)| p.damaged_slot_survived)
+        })
+        .sometimes("dedup: a restarted producer resent unacknowledged events", |world| {
+            world.processes_of::<Producer>().any(|(_, p)| p.resent_at_recovery > 0)
+        })
+        .sometimes("dedup: the consumer dropped a duplicate", move |world| {
+            world.process::<Consumer>(consumer).is_some_and(|c| c.duplicates_dropped > 0)
         });
     Ok(harness)
 }

@@ -29,7 +29,7 @@ use orrery_sim::disk::DiskError;
 use orrery_sim::{Context, Duration, NodeId, Process, TimerId};
 
 use super::ledger::{Ledger, Payload};
-use super::state::{best_slot, State, SLOT_STRIDE_BYTES, STATE_PATH};
+use super::state::{best_slot, damaged_slots, State, SLOT_STRIDE_BYTES, STATE_PATH};
 use super::Message;
 
 const TAG_RECOVER: u64 = 0;
@@ -60,6 +60,10 @@ pub struct Producer {
     /// The slot holding `state` on disk; reservations write the other one.
     durable_slot: u64,
     unacked: BTreeSet<u64>,
+    /// What this incarnation's recovery met, for the workload's sometimes-points: a damaged
+    /// slot it recovered past, and how many events it resent.
+    pub damaged_slot_survived: bool,
+    pub resent_at_recovery: usize,
 }
 
 impl Producer {
@@ -71,12 +75,17 @@ impl Producer {
             state: None,
             durable_slot: 1,
             unacked: BTreeSet::new(),
+            damaged_slot_survived: false,
+            resent_at_recovery: 0,
         }
     }
 
     fn recover(&mut self, ctx: &mut Context<'_, Message>) {
         let recovered = match read_state(ctx) {
-            Ok(recovered) => recovered,
+            Ok((recovered, damaged_slots)) => {
+                self.damaged_slot_survived = damaged_slots > 0 && recovered.is_some();
+                recovered
+            }
             Err(DiskError::Crashed) => return,
             Err(_) => {
                 ctx.set_timer(self.settings.recovery_retry, TAG_RECOVER);
@@ -98,6 +107,7 @@ impl Producer {
             (state.acked_below..state.next_seq).collect()
         };
         self.state = Some(state);
+        self.resent_at_recovery = self.unacked.len();
         self.resend(ctx, state.nonce);
         ctx.set_timer(self.settings.batch_interval, TAG_BATCH);
         ctx.set_timer(self.settings.resend_interval, TAG_RESEND);
@@ -172,9 +182,9 @@ impl Process<Message> for Producer {
     }
 }
 
-/// The state file made to exist with a durable name, and its best valid slot, if any.
-/// Safe to repeat after a failure part-way.
-fn read_state(ctx: &mut Context<'_, Message>) -> Result<Option<(u64, State)>, DiskError> {
+/// The state file made to exist with a durable name, its best valid slot if any, and how
+/// many slots are damaged. Safe to repeat after a failure part-way.
+fn read_state(ctx: &mut Context<'_, Message>) -> Result<(Option<(u64, State)>, usize), DiskError> {
     let mut disk = ctx.disk();
     if !disk.exists(STATE_PATH)? {
         match disk.create(STATE_PATH) {
@@ -185,5 +195,6 @@ fn read_state(ctx: &mut Context<'_, Message>) -> Result<Option<(u64, State)>, Di
     // A state file whose name is not durable could vanish, and its nonce with it.
     disk.sync_directory()?;
     let bytes = disk.read_all(STATE_PATH)?;
-    Ok(best_slot(&bytes).map(|(slot, state)| (slot as u64, state)))
+    let best = best_slot(&bytes).map(|(slot, state)| (slot as u64, state));
+    Ok((best, damaged_slots(&bytes)))
 }

@@ -62,6 +62,18 @@ pub fn best_slot(file: &[u8]) -> Option<(usize, State)> {
         .max_by_key(|&(_, state)| (state.next_seq, state.acked_below))
 }
 
+/// How many slots hold bytes that are not a valid state (a torn or lost-and-zeroed write
+/// leaves these; a slot never written is all zeros or missing and does not count).
+pub fn damaged_slots(file: &[u8]) -> usize {
+    (0..2)
+        .filter(|index| {
+            let start = index * SLOT_STRIDE_BYTES as usize;
+            let slot = &file[start.min(file.len())..(start + SLOT_BYTES).min(file.len())];
+            slot.iter().any(|&byte| byte != 0) && State::decode(slot).is_none()
+        })
+        .count()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,6 +97,7 @@ mod tests {
         let new = State { nonce: 7, next_seq: 12, acked_below: 8 };
         assert_eq!(best_slot(&[]), None);
         assert_eq!(best_slot(&file([None, None])), None);
+        assert_eq!(damaged_slots(&file([None, None])) + damaged_slots(&[]), 0);
         assert_eq!(best_slot(&file([Some(old), Some(new)])), Some((1, new)));
         assert_eq!(best_slot(&file([Some(new), Some(old)])), Some((0, new)));
         let both = file([Some(old), Some(new)]);
@@ -92,6 +105,7 @@ mod tests {
             let mut torn = both.clone();
             torn[32 + cut..].fill(0);
             assert_eq!(best_slot(&torn), Some((0, old)), "slot 1 torn at {cut}");
+            assert_eq!(damaged_slots(&torn), usize::from(cut > 0), "slot 1 torn at {cut}");
             assert_eq!(best_slot(&both[..32 + cut]), Some((0, old)), "file cut at {cut}");
         }
         for bit in 0..SLOT_BYTES * 8 {

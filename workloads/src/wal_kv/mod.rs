@@ -218,6 +218,16 @@ pub fn build(plan: &RunPlan, setup: &Setup<'_>) -> Result<Harness<Message>, Stri
             } else {
                 Err(format!("no answer since the heal for {}", stuck.join(", ")))
             }
+        })
+        // A green sweep must not hide a fault mix that never reached the recovery paths.
+        .sometimes("wal-kv: recovery cut a torn tail off the log", move |world| {
+            world.process::<Server>(server).is_some_and(|s| s.torn_tail_cut)
+        })
+        .sometimes("wal-kv: recovery replayed logged puts", move |world| {
+            world.process::<Server>(server).is_some_and(|s| s.records_replayed > 0)
+        })
+        .sometimes("wal-kv: recovery retried after a disk error", move |world| {
+            world.process::<Server>(server).is_some_and(|s| s.recovery_retries > 0)
         });
     Ok(harness)
 }

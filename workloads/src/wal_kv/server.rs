@@ -57,8 +57,11 @@ pub struct Server {
     /// Whether the log has appends the last sync did not cover.
     unsynced: bool,
     sync_timer_set: bool,
-    /// Recoveries that hit a disk error and were retried (for tests and traces).
+    /// What this incarnation's recovery met, for the workload's sometimes-points: disk
+    /// errors it retried, records it replayed, and whether it cut a torn tail off.
     pub recovery_retries: u64,
+    pub records_replayed: usize,
+    pub torn_tail_cut: bool,
 }
 
 impl Server {
@@ -72,12 +75,16 @@ impl Server {
             unsynced: false,
             sync_timer_set: false,
             recovery_retries: 0,
+            records_replayed: 0,
+            torn_tail_cut: false,
         }
     }
 
     fn recover(&mut self, ctx: &mut Context<'_, Message>) {
         match replay_log(ctx) {
-            Ok(entries) => {
+            Ok((entries, torn_tail_cut)) => {
+                self.records_replayed = entries.len();
+                self.torn_tail_cut = torn_tail_cut;
                 for (key, value) in entries {
                     self.map.insert(key, value);
                     self.logged_values.insert(value);
@@ -173,9 +180,10 @@ impl Process<Message> for Server {
     }
 }
 
-/// Recovery's disk work: the log's name made durable, the torn tail cut off and synced, and
-/// the valid entries returned. Safe to repeat after any failure part-way.
-fn replay_log(ctx: &mut Context<'_, Message>) -> Result<Vec<(u32, u64)>, DiskError> {
+/// Recovery's disk work: the log's name made durable, the torn tail cut off and synced; returns
+/// the valid entries and whether there was a tail to cut. Safe to repeat after any failure
+/// part-way.
+fn replay_log(ctx: &mut Context<'_, Message>) -> Result<(Vec<(u32, u64)>, bool), DiskError> {
     let mut disk = ctx.disk();
     if !disk.exists(LOG_PATH)? {
         match disk.create(LOG_PATH) {
@@ -187,11 +195,12 @@ fn replay_log(ctx: &mut Context<'_, Message>) -> Result<Vec<(u32, u64)>, DiskErr
     disk.sync_directory()?;
     let bytes = disk.read_all(LOG_PATH)?;
     let scan = record::scan(&bytes);
-    if scan.valid_bytes < bytes.len() as u64 {
+    let torn_tail = scan.valid_bytes < bytes.len() as u64;
+    if torn_tail {
         disk.truncate(LOG_PATH, scan.valid_bytes)?;
     }
     // After a crash nothing is unsynced, but a truncate (or an earlier, interrupted recovery)
     // may be: new appends must land after a durable valid prefix.
     disk.sync(LOG_PATH)?;
-    Ok(scan.entries)
+    Ok((scan.entries, torn_tail))
 }
