@@ -75,17 +75,31 @@ fn each_check_catches_its_failure_and_the_fix_passes() {
     }
 }
 
-// Proves the bug scenario's documented evidence: seed 0 fails logs_agree at 0.65s, where
-// the survivors' leader n1 (epoch 2) wrote sequence 47 that the isolated n0 had written.
+// Proves the bug scenarios' documented evidence: the failing check, when, and what.
 #[test]
-fn nearest_rtt_bug_scenario_fails_as_documented() {
-    let scenario = scenario_file("scenarios/bugs/replog-nearest-rtt-split-brain.yaml");
-    let (report, _) = runner::run_plan(&scenario.sample(0), &registry(), RunOptions::default());
-    let failure = report.failure.expect("the split brain is found at seed 0");
-    assert_eq!(failure.check, "logs_agree");
-    assert_eq!(failure.vtime.as_nanos(), 650_000_000);
-    assert!(failure.message.starts_with("sequence 47 differs: n0 holds \"47@n0e1"), "{failure:?}");
-    assert!(failure.message.contains("n1 holds \"47@n1e2"), "{failure:?}");
+fn nearest_rtt_bug_scenarios_fail_as_documented() {
+    let cases = [
+        (
+            "scenarios/bugs/replog-nearest-rtt-split-brain.yaml",
+            "logs_agree",
+            650_000_000,
+            "sequence 47 differs: n0 holds \"47@n0e1w47:4718\", n1 holds \"47@n1e2w1:a7b5\"",
+        ),
+        (
+            "scenarios/bugs/replog-nearest-rtt-bridge-two-leaders.yaml",
+            "one_leader_per_component",
+            1_002_000_000,
+            "component {n0,n1,n2,n3,n4} has leaders n1 (epoch 2) and n3 (epoch 2) after 300ms",
+        ),
+    ];
+    for (file, check, vtime_nanos, message) in cases {
+        let scenario = scenario_file(file);
+        let (report, _) = runner::run_plan(&scenario.sample(0), &registry(), RunOptions::default());
+        let failure = report.failure.unwrap_or_else(|| panic!("{file}: seed 0 passed"));
+        assert_eq!(failure.check, check, "{file}: {failure:?}");
+        assert_eq!(failure.vtime.as_nanos(), vtime_nanos, "{file}: {failure:?}");
+        assert!(failure.message.starts_with(message), "{file}: {failure:?}");
+    }
 }
 
 // Proves a replog run is a pure function of its seed: two runs, one fingerprint.

@@ -33,10 +33,17 @@
 //! winner's heartbeat. A leader's appends are final immediately (its commit point is its
 //! tail). Two leaders of the same epoch resolve by node id: the higher one follows the lower.
 //!
-//! **It is not safe.** Nothing stops the old leader: cut off by a partition (or paused), it
-//! keeps appending, while the survivors' winner appends different bytes at the same
-//! sequence numbers. `scenarios/bugs/replog-nearest-rtt-split-brain.yaml` shows it with
-//! symmetric fixed latencies and one partition; the `logs_agree` invariant fails.
+//! **It is not safe**, even with symmetric fixed latencies (where every RTT ties and the
+//! rule reduces to the lowest id):
+//! - Nothing stops the old leader. Cut off by a partition, paused, or just unlucky with
+//!   lost heartbeats, it keeps appending, while the survivors' winner appends other bytes at
+//!   the same sequences: `scenarios/bugs/replog-nearest-rtt-split-brain.yaml` (one partition
+//!   isolating the leader; `logs_agree` fails at seed 0, 0.65s).
+//! - Survivors with different views elect different leaders in one component. Under a
+//!   bridge partition each half ranks the survivors it can hear; both halves end up with a
+//!   leader in the same epoch, out of each other's reach, so the id tie-break never meets:
+//!   `scenarios/bugs/replog-nearest-rtt-bridge-two-leaders.yaml`
+//!   (`one_leader_per_component` fails at seed 0, 1.002s).
 //!
 //! # Quorum election (`election: epoch_quorum`, the fix)
 //!

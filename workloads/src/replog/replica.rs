@@ -63,6 +63,9 @@ pub struct Replica {
     pulled: Option<(u64, Instant)>,
     rtt: RttTable,
     heard_leader_at: Instant,
+    /// When this node last granted a vote: it gives that candidate a timeout before running
+    /// itself, yet still pre-votes for others (a vote is not a leader to stick to).
+    voted_at: Instant,
     /// `nearest_rtt`: the winner this node waits for, and winners that never took over.
     expected: Option<NodeId>,
     passed_over: BTreeSet<NodeId>,
@@ -97,6 +100,7 @@ impl Replica {
             pulled: None,
             rtt: RttTable::new(me),
             heard_leader_at: Instant::ZERO,
+            voted_at: Instant::ZERO,
             expected: None,
             passed_over: BTreeSet::new(),
             peer_matched: BTreeMap::new(),
@@ -309,8 +313,10 @@ impl Replica {
     /// leader shows up.
     fn campaign(&mut self, ctx: &mut Context<'_, Message>) {
         self.campaign = None;
+        let (now, timeout) = (ctx.now(), self.config.election_timeout());
         if self.role == Role::Leader
-            || ctx.now().saturating_since(self.heard_leader_at) < self.config.election_timeout()
+            || now.saturating_since(self.heard_leader_at) < timeout
+            || now.saturating_since(self.voted_at) < timeout
         {
             return;
         }
@@ -346,7 +352,7 @@ impl Replica {
             let granted = epoch == self.epoch && self.role != Role::Leader && free && current;
             if granted {
                 self.voted_for = Some(from);
-                self.heard_leader_at = ctx.now();
+                self.voted_at = ctx.now();
             }
             granted
         };
