@@ -28,6 +28,9 @@
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rayon::prelude::*;
 
 /// A sequential specification the checker tests histories against.
 ///
@@ -153,12 +156,57 @@ pub struct DescribedOperation {
 pub const STEPS_MAX_DEFAULT: u64 = 100_000_000;
 
 /// Checks `operations` against `model`, spending at most `steps_max` search steps in total.
-pub fn check_operations<M: Model>(
+///
+/// Partitions are searched in parallel (as porcupine does), but the report is the one a
+/// sequential check in partition order gives: the first partition that fails or that would
+/// exhaust the remaining budget decides, whatever the thread count or timing. A partition
+/// after one that already failed is skipped, since its result cannot matter.
+pub fn check_operations<M>(
     model: &M,
     operations: &[Invocation<M::Input, M::Output>],
     steps_max: u64,
-) -> Report {
+) -> Report
+where
+    M: Model + Sync,
+    M::Input: Sync,
+    M::Output: Sync,
+{
     let partitions = model.partition(operations);
+    for partition in &partitions {
+        for &index in &partition.operations {
+            assert!(
+                index < operations.len(),
+                "partition names operation {index} of {}",
+                operations.len()
+            );
+        }
+    }
+    // The smallest partition index known to end the check: later ones need not run.
+    let decided = AtomicUsize::new(usize::MAX);
+    let searched: Vec<Option<Searched>> = partitions
+        .par_iter()
+        .enumerate()
+        .map(|(index, partition)| {
+            if index > decided.load(Ordering::Relaxed) {
+                return None;
+            }
+            let members = partition.operations.iter().map(|&i| &operations[i]).collect();
+            let mut search = Search::new(model, members);
+            let result = search.run(steps_max);
+            let explanation = match result {
+                SearchResult::Linearizable => None,
+                SearchResult::BudgetExhausted => {
+                    decided.fetch_min(index, Ordering::Relaxed);
+                    None
+                }
+                SearchResult::NotLinearizable => {
+                    decided.fetch_min(index, Ordering::Relaxed);
+                    Some(Box::new(search.explain(&partition.label)))
+                }
+            };
+            Some(Searched { result, steps: search.steps, explanation })
+        })
+        .collect();
     let mut report = Report {
         verdict: Verdict::Linearizable,
         operations_total: operations.len(),
@@ -166,37 +214,32 @@ pub fn check_operations<M: Model>(
         partitions_checked: 0,
         steps_total: 0,
     };
-    for partition in &partitions {
-        let members: Vec<&Invocation<M::Input, M::Output>> = partition
-            .operations
-            .iter()
-            .map(|&index| {
-                assert!(
-                    index < operations.len(),
-                    "partition names operation {index} of {}",
-                    operations.len()
-                );
-                &operations[index]
-            })
-            .collect();
-        let mut search = Search::new(model, members);
-        let result = search.run(steps_max - report.steps_total);
-        report.steps_total += search.steps;
+    for searched in searched {
+        let Some(searched) = searched else {
+            unreachable!("a partition was skipped before the one that decided the check")
+        };
         report.partitions_checked += 1;
-        match result {
-            SearchResult::Linearizable => {}
-            SearchResult::BudgetExhausted => {
-                report.verdict = Verdict::Unknown { steps: report.steps_total };
-                return report;
-            }
-            SearchResult::NotLinearizable => {
-                let explanation = search.explain(&partition.label);
-                report.verdict = Verdict::NotLinearizable(Box::new(explanation));
-                return report;
-            }
+        let budget = steps_max - report.steps_total;
+        if searched.steps > budget || searched.result == SearchResult::BudgetExhausted {
+            // Sequentially, this partition would have run out of what was left.
+            report.steps_total = steps_max;
+            report.verdict = Verdict::Unknown { steps: steps_max };
+            return report;
+        }
+        report.steps_total += searched.steps;
+        if let Some(explanation) = searched.explanation {
+            report.verdict = Verdict::NotLinearizable(explanation);
+            return report;
         }
     }
     report
+}
+
+/// One partition's search, as the parallel phase hands it to the ordered fold.
+struct Searched {
+    result: SearchResult,
+    steps: u64,
+    explanation: Option<Box<Explanation>>,
 }
 
 impl fmt::Display for Report {
@@ -369,6 +412,7 @@ struct Node {
     info: u32,
 }
 
+#[derive(PartialEq, Eq)]
 enum SearchResult {
     Linearizable,
     NotLinearizable,

@@ -14,10 +14,10 @@
 //! answer (linearized, the register did not hold the expected value); any other `:fail` did not
 //! happen and is dropped; an `:info` or never-completed operation may or may not have happened.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::{Mutex, MutexGuard};
 
 use super::edn::{self, EdnError, Position, Value};
 use super::history::{Completion, Function, History};
@@ -119,9 +119,11 @@ pub fn check_history(
 /// The built-in models, over interned values.
 pub struct BuiltinModel {
     name: ModelName,
-    values: RefCell<ValueTable>,
+    /// Behind a lock because partitions are searched in parallel and appends intern the
+    /// values they make.
+    values: Mutex<ValueTable>,
     /// The keys, interned like values; a key's id is its index.
-    keys: RefCell<ValueTable>,
+    keys: Mutex<ValueTable>,
 }
 
 /// An interned value; [`NIL`] is `nil`.
@@ -247,12 +249,18 @@ impl ValueTable {
     }
 }
 
+/// The table, even if a panicking thread poisoned its lock: interning leaves it consistent
+/// at every step.
+fn lock(table: &Mutex<ValueTable>) -> MutexGuard<'_, ValueTable> {
+    table.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 impl BuiltinModel {
     pub fn new(name: ModelName) -> BuiltinModel {
         BuiltinModel {
             name,
-            values: RefCell::new(ValueTable::new()),
-            keys: RefCell::new(ValueTable::new()),
+            values: Mutex::new(ValueTable::new()),
+            keys: Mutex::new(ValueTable::new()),
         }
     }
 
@@ -262,8 +270,8 @@ impl BuiltinModel {
         &self,
         history: &History,
     ) -> Result<Vec<Invocation<BuiltinInput, BuiltinOutput>>, ModelError> {
-        let mut values = self.values.borrow_mut();
-        let mut keys = self.keys.borrow_mut();
+        let mut values = lock(&self.values);
+        let mut keys = lock(&self.keys);
         let mut invocations = Vec::with_capacity(history.operations().len());
         for (index, operation) in history.operations().iter().enumerate() {
             let error = |kind| ModelError { index, process: operation.process, kind };
@@ -326,8 +334,7 @@ impl BuiltinModel {
     }
 
     fn describe_value(&self, id: ValueId) -> String {
-        self.values
-            .borrow()
+        lock(&self.values)
             .values
             .get(id as usize)
             .map_or_else(|| format!("#{id}"), Value::to_string)
@@ -365,7 +372,7 @@ impl Model for BuiltinModel {
                 (state != expected).then_some(state)
             }
             (Action::Append(suffix), None | Some(BuiltinOutput::Done)) => {
-                self.values.borrow_mut().append(state, suffix)
+                lock(&self.values).append(state, suffix)
             }
             _ => None,
         }
@@ -377,7 +384,7 @@ impl Model for BuiltinModel {
         for (index, operation) in operations.iter().enumerate() {
             by_key.entry(operation.input.key).or_default().push(index);
         }
-        let keys = self.keys.borrow();
+        let keys = lock(&self.keys);
         let mut partitions: Vec<(Option<&Value>, Vec<usize>)> = by_key
             .into_iter()
             .map(|(key, operations)| (keys.values.get(key as usize), operations))
