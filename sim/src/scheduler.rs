@@ -83,6 +83,16 @@ impl<E> Scheduler<E> {
         Self::default()
     }
 
+    /// A queue with room for `capacity` events before it allocates again.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Scheduler {
+            heap: Vec::with_capacity(capacity),
+            slots: Vec::with_capacity(capacity),
+            free: Vec::with_capacity(capacity),
+            next_sequence: 0,
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.heap.len()
     }
