@@ -1,6 +1,7 @@
 //! The peer workloads (see `benches/README.md` and `../shared/peers`) under criterion, with
 //! throughput in the peers' units: W1 round trips, W2 messages, W3 seeds (100 seeds on one
-//! thread instead of 1,000, to keep bench time sane; the rate is per seed either way).
+//! thread instead of 1,000, to keep bench time sane; the rate is per seed either way), plus
+//! W2 with every network fault family configured at rate zero (issue 3's overhead bound).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
@@ -8,7 +9,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 #[path = "../examples/peers/workloads.rs"]
 mod workloads;
 
-use workloads::{sweep, w1, w2, W1_ROUNDS, W2_NODES, W2_TICKS};
+use workloads::{sweep, w1, w2, w2_with, W2Faults, W1_ROUNDS, W2_NODES, W2_TICKS};
 
 const W3_BENCH_SEEDS: u64 = 100;
 
@@ -29,6 +30,16 @@ fn peers(c: &mut Criterion) {
     group.bench_function("w2_fanout_messages", |b| {
         b.iter(|| {
             let out = w2(W2_TICKS);
+            out.check(W2_TICKS);
+            out
+        })
+    });
+
+    // Issue 3: the same W2 with every network fault family configured at rate zero must
+    // cost at most 10% more than the plain one above (figures in benches/README.md).
+    group.bench_function("w2_fanout_messages_faults_at_zero", |b| {
+        b.iter(|| {
+            let out = w2_with(W2_TICKS, W2Faults::ArmedAtZero);
             out.check(W2_TICKS);
             out
         })

@@ -7,7 +7,8 @@
 //! ```
 //!
 //! `w1 --rounds N` and `w2 --ticks N` shrink a run for profilers (callgrind); the defaults
-//! are the spec's sizes. Exit code 2 on bad usage; a failed result check panics (101).
+//! are the spec's sizes. `w2-zero-faults` is W2 with every network fault family configured at
+//! rate zero (issue 3's overhead bench; not a peer workload). Exit code 2 on bad usage; a failed result check panics (101).
 
 use std::time::Instant;
 
@@ -36,7 +37,10 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, f64, f64) {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: peers w1 [--rounds N] | w2 [--ticks N] | w3 [--threads N] [--seeds N] | det");
+    eprintln!(
+        "usage: peers w1 [--rounds N] | w2 [--ticks N] | w2-zero-faults [--ticks N] \
+         | w3 [--threads N] [--seeds N] | det"
+    );
     std::process::exit(2)
 }
 
@@ -62,13 +66,17 @@ fn main() {
                 o.sim_ns as f64 / 1e9
             );
         }
-        "w2" => {
+        "w2" | "w2-zero-faults" => {
             let ticks = flag("--ticks", W2_TICKS);
-            let (o, wall, cpu) = timed(|| w2(ticks));
+            let run = || match mode {
+                "w2" => w2(ticks),
+                _ => w2_with(ticks, W2Faults::ArmedAtZero),
+            };
+            let (o, wall, cpu) = timed(run);
             o.check(ticks);
             let total = o.total();
             println!(
-                "RESULT sys={SYS} wl=w2 threads=1 wall_s={wall:.4} cpu_s={cpu:.4} units={total} rate={:.0} sim_s={:.4} check=ok",
+                "RESULT sys={SYS} wl={mode} threads=1 wall_s={wall:.4} cpu_s={cpu:.4} units={total} rate={:.0} sim_s={:.4} check=ok",
                 total as f64 / wall,
                 o.sim_ns as f64 / 1e9
             );

@@ -8,7 +8,9 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use orrery_sim::{ms, Context, Latency, LinkConfig, NodeId, Process, TimerId, World};
+use orrery_sim::{
+    ms, Context, Latency, LinkConfig, NodeId, PartitionShape, Process, TimerId, WhenFull, World,
+};
 
 /// W1: round trips client -> server -> client.
 pub const W1_ROUNDS: u64 = 100_000;
@@ -197,12 +199,52 @@ impl Process<u64> for Fanout {
     }
 }
 
+/// How W2's network is set up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum W2Faults {
+    /// The peers' W2: the fault model is compiled in but nothing is configured.
+    Unused,
+    /// Every network fault family configured at rate zero (issue 3's overhead bench): loss,
+    /// duplication and corruption at probability 0, link capacity as large as it goes, a
+    /// partition in force whose one group holds every node (so every packet goes through the
+    /// partition check at send and at delivery, and none is blocked), every node's interface
+    /// explicitly up, no clogs. Delivers exactly what `Unused` delivers.
+    ArmedAtZero,
+}
+
 /// W2 with `ticks` ticks per node on 16 nodes, fixed 1 ms latency.
 pub fn w2(ticks: u64) -> W2Out {
+    w2_with(ticks, W2Faults::Unused)
+}
+
+/// W2 with the network set up as `faults` says.
+pub fn w2_with(ticks: u64, faults: W2Faults) -> W2Out {
+    let latency = Latency::Fixed(ms(1));
+    let link = match faults {
+        W2Faults::Unused => LinkConfig { latency, ..LinkConfig::default() },
+        W2Faults::ArmedAtZero => LinkConfig {
+            latency,
+            loss_probability: 0.0,
+            duplicate_probability: 0.0,
+            corrupt_probability: 0.0,
+            capacity_packets: u32::MAX,
+            when_full: WhenFull::DropTail,
+            fifo: false,
+        },
+    };
     let mut world = World::<u64>::builder(FIXED_SEED)
-        .link_default(LinkConfig { latency: Latency::Fixed(ms(1)), ..LinkConfig::default() })
+        .link_default(link)
         .processes(W2_NODES, move |_| Box::new(Fanout { ticks, ticks_done: 0, received: 0 }))
         .build();
+    if faults == W2Faults::ArmedAtZero {
+        let everyone: Vec<NodeId> = (0..W2_NODES as u32).map(NodeId).collect();
+        let mut control = world.control();
+        control.set_loss(0.0).set_duplicate(0.0).set_corrupt(0.0);
+        for &node in &everyone {
+            control.set_node_up(node, true);
+        }
+        control.partition_shape(PartitionShape::Groups(vec![everyone]), None);
+    }
     world.run();
     let received = world.processes_of::<Fanout>().map(|(_, f)| f.received).collect();
     W2Out { received, sim_ns: world.now().as_nanos() }

@@ -743,8 +743,20 @@ impl Network {
         if !reachable {
             return Err(Refusal::Drop(link_index, DropCause::Partition));
         }
-        let config = link.config;
-        if link.in_flight >= config.capacity_packets {
+        // Fields by reference: copying the whole `LinkConfig` per packet was measurable.
+        let LinkState {
+            config,
+            in_flight,
+            fifo_last,
+            latency_stream,
+            loss_stream,
+            duplicate_stream,
+            corrupt_stream,
+            stats,
+            ..
+        } = link;
+        let config = &*config;
+        if *in_flight >= config.capacity_packets {
             return Err(match config.when_full {
                 WhenFull::DropTail => Refusal::Drop(link_index, DropCause::QueueFull),
                 WhenFull::Reject => Refusal::Reject(link_index),
@@ -752,9 +764,8 @@ impl Network {
         }
         let parts = [u64::from(from.0), u64::from(to.0)];
         if config.loss_probability > 0.0 {
-            let stream = link
-                .loss_stream
-                .get_or_insert_with(|| Stream::with_parts(seed, "net.loss", &parts));
+            let stream =
+                loss_stream.get_or_insert_with(|| Stream::with_parts(seed, "net.loss", &parts));
             if stream.bernoulli(config.loss_probability) {
                 return Err(Refusal::Drop(link_index, DropCause::Loss));
             }
@@ -762,25 +773,23 @@ impl Network {
         let latency = match config.latency {
             Latency::Fixed(latency) => latency,
             random => random.sample(
-                link.latency_stream
+                latency_stream
                     .get_or_insert_with(|| Stream::with_parts(seed, "net.latency", &parts)),
             ),
         };
         let mut deliver_at = now + latency;
         if config.fifo {
-            deliver_at = deliver_at.max(link.fifo_last);
-            link.fifo_last = deliver_at;
+            deliver_at = deliver_at.max(*fifo_last);
+            *fifo_last = deliver_at;
         }
         let corrupted = corruptible && config.corrupt_probability > 0.0 && {
-            let stream = link
-                .corrupt_stream
+            let stream = corrupt_stream
                 .get_or_insert_with(|| Stream::with_parts(seed, "net.corrupt", &parts));
             stream.bernoulli(config.corrupt_probability)
         };
         let mut duplicate_at = None;
         if config.duplicate_probability > 0.0 {
-            let stream = link
-                .duplicate_stream
+            let stream = duplicate_stream
                 .get_or_insert_with(|| Stream::with_parts(seed, "net.duplicate", &parts));
             if stream.bernoulli(config.duplicate_probability) {
                 // The copy's latency comes from the duplicate stream, so duplication never
@@ -790,19 +799,19 @@ impl Network {
                 // The copy needs a place in the queue too: a copy that would overfill it
                 // (in_flight < capacity here, so no overflow) is never made, as drop-tail
                 // would drop it; nobody sent it, so it is neither a drop nor a duplicate.
-                if link.in_flight + 1 < config.capacity_packets {
+                if *in_flight + 1 < config.capacity_packets {
                     if config.fifo {
-                        at = at.max(link.fifo_last);
-                        link.fifo_last = at;
+                        at = at.max(*fifo_last);
+                        *fifo_last = at;
                     }
                     duplicate_at = Some(at);
-                    link.stats.duplicated += 1;
-                    link.in_flight += 1;
+                    stats.duplicated += 1;
+                    *in_flight += 1;
                 }
             }
         }
-        link.in_flight += 1;
-        link.stats.queue_depth_max = link.stats.queue_depth_max.max(link.in_flight);
+        *in_flight += 1;
+        stats.queue_depth_max = stats.queue_depth_max.max(*in_flight);
         Ok(Admitted { link: link_index, deliver_at, corrupted, duplicate_at })
     }
 

@@ -144,10 +144,20 @@ impl AddAssign<Duration> for Instant {
 impl Sub<Instant> for Instant {
     type Output = Duration;
     /// Panics if `rhs` is later: in the engine that would mean time went backwards.
+    #[inline]
     fn sub(self, rhs: Instant) -> Duration {
-        assert!(rhs.0 <= self.0, "instant subtraction went negative: {self} - {rhs}");
+        if rhs.0 > self.0 {
+            instant_subtraction_went_negative(self, rhs);
+        }
         Duration(self.0 - rhs.0)
     }
+}
+
+/// Out of line so the formatting never weighs on the hot callers of `Instant - Instant`.
+#[cold]
+#[inline(never)]
+fn instant_subtraction_went_negative(left: Instant, right: Instant) -> ! {
+    panic!("instant subtraction went negative: {left} - {right}")
 }
 
 impl Add for Duration {

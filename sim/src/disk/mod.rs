@@ -190,6 +190,7 @@ impl Disk {
 
     /// True from the moment a crash point fires until `crash()`: the world must crash the
     /// node, and meanwhile every operation returns `DiskError::Crashed`.
+    #[inline]
     pub fn crash_pending(&self) -> bool {
         self.crash_pending
     }
@@ -205,6 +206,7 @@ impl Disk {
 
     /// Events since the last drain, oldest first.
     /// Whether `drain_events` would yield anything (a cheap check for the world's hot path).
+    #[inline]
     pub fn has_events(&self) -> bool {
         !self.events.is_empty()
     }
