@@ -148,3 +148,23 @@ fn diff_exit_codes() {
         assert_eq!(output.status.code(), Some(2), "{bad:?}: {}", all(&output));
     }
 }
+
+// Proves a scenario's node names select the same events as their ids, and an unknown name is
+// a usage error that lists the scenario's nodes.
+#[test]
+fn trace_filters_accept_the_scenarios_node_names() {
+    let by_name =
+        orrery(&["trace", SCENARIO, "--seed", "3", "--node", "s2", "--kind", "crash,restart"]);
+    let by_id =
+        orrery(&["trace", SCENARIO, "--seed", "3", "--node", "n2", "--kind", "crash,restart"]);
+    assert_eq!(by_name.status.code(), Some(0), "{}", all(&by_name));
+    assert_eq!(stdout(&by_name), stdout(&by_id));
+    assert!(stdout(&by_name).contains("n2 crash"), "{}", stdout(&by_name));
+    let unknown = orrery(&["trace", SCENARIO, "--seed", "3", "--node", "zz"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        all(&unknown).contains("one of this scenario's nodes: s0 (n0), s1 (n1)"),
+        "{}",
+        all(&unknown)
+    );
+}

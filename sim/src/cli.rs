@@ -20,6 +20,7 @@ use crate::runner::{
     SeedReport, Summary, SweepOptions, SweepScope,
 };
 use crate::scenario::{self, Expect, Scenario};
+use crate::topology::Topology;
 use crate::trace::{self as traces, Filter, TraceFile};
 use crate::workload::Registry;
 
@@ -144,7 +145,8 @@ enum Command {
 /// Which events `trace` and `diff` look at; see `trace::Filter`.
 #[derive(clap::Args, Debug, Clone)]
 struct FilterArgs {
-    /// Only events at these nodes: `n1,n2` (`-` for the world's own events).
+    /// Only events at these nodes: `n1,n2`, or the scenario's node names (`s0,c1`) when the
+    /// trace comes from a scenario; `-` for the world's own events.
     #[arg(long)]
     node: Option<String>,
     /// Only events of these kinds: `deliver,crash`.
@@ -159,13 +161,36 @@ struct FilterArgs {
 }
 
 impl FilterArgs {
-    fn parse(&self) -> Result<Filter, String> {
+    /// The filter; node names of `topology` (the scenario's, if known) stand for their ids.
+    fn parse(&self, topology: Option<&Topology>) -> Result<Filter, String> {
+        let nodes = self.node.as_deref().map(|text| {
+            text.split(',')
+                .map(|item| match topology.and_then(|t| t.find(item.trim())) {
+                    Some(node) => node.to_string(),
+                    None => item.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        });
         Filter::parse(
-            self.node.as_deref(),
+            nodes.as_deref(),
             self.kind.as_deref(),
             self.from.as_deref(),
             self.to.as_deref(),
         )
+        .map_err(|message| match topology {
+            Some(topology) if message.starts_with("bad node") => {
+                let names: Vec<String> = topology
+                    .nodes()
+                    .map(|node| match topology.node(node) {
+                        Some(spec) if !spec.name.is_empty() => format!("{} ({node})", spec.name),
+                        _ => node.to_string(),
+                    })
+                    .collect();
+                format!("{message}, or one of this scenario's nodes: {}", names.join(", "))
+            }
+            _ => message,
+        })
     }
 }
 
@@ -551,7 +576,11 @@ fn scenario_path(target: &Path) -> PathBuf {
 
 /// A trace read from a trace file (text or JSON lines), or recorded by running one seed of a
 /// scenario file or capsule directory (default: its first seed).
-fn load_trace(target: &Path, seed: Option<u64>, registry: &Registry) -> Result<TraceFile, Status> {
+fn load_trace(
+    target: &Path,
+    seed: Option<u64>,
+    registry: &Registry,
+) -> Result<(TraceFile, Option<Topology>), Status> {
     let is_scenario =
         target.is_dir() || target.extension().is_some_and(|e| e == "yaml" || e == "yml");
     if !is_scenario {
@@ -563,13 +592,14 @@ fn load_trace(target: &Path, seed: Option<u64>, registry: &Registry) -> Result<T
         let text = std::fs::read_to_string(target)
             .map_err(|error| Status::BadInput(format!("{}: {error}", target.display())))?;
         return TraceFile::parse(&text)
+            .map(|file| (file, None))
             .map_err(|error| Status::BadInput(format!("{}: {error}", target.display())));
     }
     let scenario = load(&scenario_path(target), registry)?;
     let plan = scenario.sample(seed.unwrap_or(scenario.default_seeds().start));
     let (_, trace) =
         runner::run_plan(&plan, registry, RunOptions { recording: true, ..RunOptions::default() });
-    Ok(TraceFile::of_run(&plan, trace))
+    Ok((TraceFile::of_run(&plan, trace), Some(plan.topology)))
 }
 
 /// Where `orrery trace` writes.
@@ -586,13 +616,13 @@ fn trace(
     outputs: &TraceOutputs,
     registry: &Registry,
 ) -> Status {
-    let filter = match filter.parse() {
+    let (file, topology) = match load_trace(target, seed, registry) {
+        Ok(loaded) => loaded,
+        Err(status) => return status,
+    };
+    let filter = match filter.parse(topology.as_ref()) {
         Ok(filter) => filter,
         Err(message) => return Status::BadInput(message),
-    };
-    let file = match load_trace(target, seed, registry) {
-        Ok(file) => file,
-        Err(status) => return status,
     };
     for kind in filter.absent_kinds(&file) {
         eprintln!("warning: no event of kind {kind:?} in this trace");
@@ -630,10 +660,6 @@ fn diff(
     context: usize,
     registry: &Registry,
 ) -> Status {
-    let filter = match filter.parse() {
-        Ok(filter) => filter,
-        Err(message) => return Status::BadInput(message),
-    };
     let sides = match (targets, seeds) {
         ([left, right], None) => [(left, None), (right, None)],
         ([scenario], Some(&[left, right])) => [(scenario, Some(left)), (scenario, Some(right))],
@@ -642,13 +668,19 @@ fn diff(
             return Status::BadInput(message.to_string());
         }
     };
-    let mut files = Vec::with_capacity(2);
+    let mut loaded = Vec::with_capacity(2);
     for (target, seed) in sides {
         match load_trace(target, seed, registry) {
-            Ok(file) => files.push(filter.apply(&file)),
+            Ok(side) => loaded.push(side),
             Err(status) => return status,
         }
     }
+    let topology = loaded.iter().find_map(|(_, topology)| topology.as_ref());
+    let filter = match filter.parse(topology) {
+        Ok(filter) => filter,
+        Err(message) => return Status::BadInput(message),
+    };
+    let files: Vec<TraceFile> = loaded.iter().map(|(file, _)| filter.apply(file)).collect();
     let difference = traces::diff(&files[0], &files[1], context);
     print!("{difference}");
     if difference.is_same() {
