@@ -54,7 +54,8 @@
 //! swarm:                               # each family on with `probability` per seed
 //!   partition: {probability: 0.5, interval: [1s, 3s], duration: [100ms, 1s]}
 //!   clog: {probability: 0.5, interval: [200ms, 2s], duration: [10ms, 300ms]}
-//!   crash: {probability: 0.3, interval: [1s, 4s], duration: [100ms, 2s]}  # then recover
+//!   crash: {probability: 0.3, interval: [1s, 4s], duration: [100ms, 2s], role: replica}
+//!                                      # then recover; `role` (optional) also for pause, clog
 //!   pause: {probability: 0.3, interval: [1s, 4s], duration: [50ms, 500ms]}
 //!   loss: {probability: 0.5, rate: [0.0, 0.1]}   # also duplicate, corrupt, disk_errors
 //!   clock_skew: {probability: 0.3, offset: [-20ms, 20ms], drift_ppm: [-100, 100]}

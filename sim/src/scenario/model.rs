@@ -183,4 +183,6 @@ pub(crate) struct FamilyRule {
     /// Clock offset range in signed nanoseconds.
     pub offset: Option<(i64, i64)>,
     pub drift_ppm: Option<(i64, i64)>,
+    /// The nodes a crash, pause or clog family may hit (all when the file names no `role`).
+    pub nodes: Option<Vec<NodeId>>,
 }

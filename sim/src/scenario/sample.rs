@@ -183,7 +183,9 @@ impl Draft<'_> {
     ) {
         let (Some(interval), Some(duration)) = (rule.interval, rule.duration) else { return };
         let chaos_end = Instant::ZERO + self.scenario.phases.chaos;
-        let all: Vec<NodeId> = self.scenario.topology.nodes().collect();
+        let everyone: Vec<NodeId> = self.scenario.topology.nodes().collect();
+        // Crashes, pauses and clogs hit only the family's role when it names one.
+        let all: Vec<NodeId> = rule.nodes.clone().unwrap_or_else(|| everyone.clone());
         let mut at = Instant::ZERO + uniform_duration(stream, interval);
         while at < chaos_end && !all.is_empty() {
             let lasting = uniform_duration(stream, duration);
@@ -197,7 +199,8 @@ impl Draft<'_> {
                 }
                 Family::Clog => {
                     let from = pick(nodes, &all);
-                    let others: Vec<NodeId> = all.iter().copied().filter(|n| *n != from).collect();
+                    let others: Vec<NodeId> =
+                        everyone.iter().copied().filter(|n| *n != from).collect();
                     match others.is_empty() {
                         true => (
                             self.name(from),
@@ -393,6 +396,54 @@ phases: {chaos: 10s}
             .collect();
         assert_eq!(crashed, [NodeId(0), NodeId(2)]);
         assert_eq!(plan.realized, [("max_dead.skipped".to_string(), "crash n1 at 2s".to_string())]);
+    }
+
+    // Proves a swarm family with a role crashes, pauses and clogs only nodes of that role,
+    // while the same family without a role reaches every node over enough seeds.
+    #[test]
+    fn swarm_families_with_a_role_stay_within_it() {
+        let source = "name: roles
+topology:
+  nodes:
+    - {name: s0, role: server}
+    - {name: s1, role: server}
+    - {name: c0, role: client}
+workload: {name: kv}
+swarm:
+  crash: {probability: 1.0, interval: [100ms, 300ms], duration: [10ms, 50ms], role: server}
+  pause: {probability: 1.0, interval: [100ms, 300ms], duration: [10ms, 50ms], role: client}
+  clog: {probability: 1.0, interval: [100ms, 300ms], duration: [10ms, 50ms], role: client}
+phases: {chaos: 5s}
+";
+        let with_roles = scenario(source);
+        let (mut crashed, mut paused, mut clogged) = (0, 0, 0);
+        for seed in 0..20 {
+            for (_, action) in &with_roles.sample(seed).faults {
+                match action {
+                    ControlAction::Crash(node) => {
+                        assert!(node.0 < 2, "crashed the client");
+                        crashed += 1;
+                    }
+                    ControlAction::Pause(node) => {
+                        assert_eq!(*node, NodeId(2), "paused a server");
+                        paused += 1;
+                    }
+                    ControlAction::ClogLink { from, to, .. } => {
+                        assert_eq!(*from, NodeId(2), "clogged a server's link");
+                        assert_ne!(*to, NodeId(2));
+                        clogged += 1;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        assert!(crashed > 0 && paused > 0 && clogged > 0);
+        let anyone = scenario(&source.replace(", role: server}", "}"));
+        let crashed_clients = (0..20)
+            .flat_map(|seed| anyone.sample(seed).faults)
+            .filter(|(_, action)| *action == ControlAction::Crash(NodeId(2)))
+            .count();
+        assert!(crashed_clients > 0, "without a role the client is crashed too");
     }
 
     // Proves a domain-wide crash hits exactly the domain's nodes and a role-random choice

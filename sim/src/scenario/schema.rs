@@ -303,6 +303,8 @@ pub(crate) struct FamilyFile {
     pub rate: Option<Spanned<Vec<Spanned<f64>>>>,
     pub offset: Option<Spanned<Vec<Spanned<String>>>>,
     pub drift_ppm: Option<Spanned<Vec<Spanned<i64>>>>,
+    /// Only nodes with this role are crashed, paused or clogged.
+    pub role: Option<Spanned<String>>,
 }
 
 impl FamilyFile {
@@ -314,6 +316,7 @@ impl FamilyFile {
             ("rate", self.rate.as_ref().map(|s| &s.referenced)),
             ("offset", self.offset.as_ref().map(|s| &s.referenced)),
             ("drift_ppm", self.drift_ppm.as_ref().map(|s| &s.referenced)),
+            ("role", self.role.as_ref().map(|s| &s.referenced)),
         ];
         fields.into_iter().filter_map(|(name, at)| Some((name, at?))).collect()
     }

@@ -73,9 +73,9 @@ pub(crate) const FAULT_FIELDS: [FaultFields; 19] = [
 /// For each swarm family: the fields it requires besides `probability`, then optional ones.
 pub(crate) const FAMILY_FIELDS: [(Family, &[&str], &[&str]); 9] = [
     (Family::Partition, &["interval", "duration"], &[]),
-    (Family::Clog, &["interval", "duration"], &[]),
-    (Family::Crash, &["interval", "duration"], &[]),
-    (Family::Pause, &["interval", "duration"], &[]),
+    (Family::Clog, &["interval", "duration"], &["role"]),
+    (Family::Crash, &["interval", "duration"], &["role"]),
+    (Family::Pause, &["interval", "duration"], &["role"]),
     (Family::Loss, &["rate"], &[]),
     (Family::Duplicate, &["rate"], &[]),
     (Family::Corrupt, &["rate"], &[]),
@@ -892,24 +892,31 @@ impl Validator<'_, '_> {
             }
             NodeRefFile::Random => Some(Target::Random(self.topology.nodes().collect())),
             NodeRefFile::RandomWithRole(role) => {
-                let nodes = self.topology.nodes_with_role(role);
-                if nodes.is_empty() {
-                    let message = format!("no node has role `{role}`");
-                    let mut roles: Vec<String> = self
-                        .topology
-                        .nodes()
-                        .filter_map(|n| self.topology.node(n).map(|s| s.role.clone()))
-                        .filter(|r| !r.is_empty())
-                        .collect();
-                    roles.sort();
-                    roles.dedup();
-                    let expected = format!("expected one of the roles: {}", roles.join(", "));
-                    self.error(ErrorKind::Reference, &node.referenced, message, &expected);
-                    return None;
-                }
+                let nodes =
+                    self.role(&Spanned::new(role.clone(), node.referenced, node.defined))?;
                 Some(Target::Random(nodes))
             }
         }
+    }
+
+    /// The nodes with this role; an error at the role if there are none.
+    fn role(&mut self, role: &Spanned<String>) -> Option<Vec<NodeId>> {
+        let nodes = self.topology.nodes_with_role(&role.value);
+        if nodes.is_empty() {
+            let message = format!("no node has role `{}`", role.value);
+            let mut roles: Vec<String> = self
+                .topology
+                .nodes()
+                .filter_map(|n| self.topology.node(n).map(|s| s.role.clone()))
+                .filter(|r| !r.is_empty())
+                .collect();
+            roles.sort();
+            roles.dedup();
+            let expected = format!("expected one of the roles: {}", roles.join(", "));
+            self.error(ErrorKind::Reference, &role.referenced, message, &expected);
+            return None;
+        }
+        Some(nodes)
     }
 
     fn domain(&mut self, domain: &Spanned<DomainFile>) -> Option<Target> {
@@ -1114,6 +1121,10 @@ impl Validator<'_, '_> {
                 self.error(ErrorKind::Value, &spanned.referenced, message, &expected);
             }
         }
+        let nodes = match &file.role {
+            Some(role) => Some(self.role(role)?),
+            None => None,
+        };
         let rule = FamilyRule {
             family,
             probability: probability?,
@@ -1122,6 +1133,7 @@ impl Validator<'_, '_> {
             rate,
             offset,
             drift_ppm,
+            nodes,
         };
         let complete = required.iter().all(|field| match *field {
             "interval" => rule.interval.is_some(),
