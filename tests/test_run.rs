@@ -38,7 +38,8 @@ impl Process<()> for Fragile {
                     std::hint::spin_loop();
                 }
             }
-            panic!("planted panic in {} at tick {}", ctx.id(), self.ticks);
+            let thread = std::thread::current().name().unwrap_or("").to_string();
+            panic!("planted panic in {} at tick {} on thread {thread}", ctx.id(), self.ticks);
         }
         ctx.set_timer(ms(1), 0);
     }
@@ -129,6 +130,9 @@ fn a_panicking_process_is_a_reported_failure_and_the_sweep_goes_on() {
         let failure = report.failure.as_ref().expect("failing seed");
         assert_eq!(failure.kind.name(), "panic");
         assert!(failure.message.starts_with("planted panic in n"), "{}", failure.message);
+        // The CLI's panic hook keeps quiet on these threads: the report has the message.
+        let thread = format!("on thread {}", orrery_sim::runner::SEED_THREAD_PREFIX);
+        assert!(failure.message.contains(&thread), "{}", failure.message);
         assert!(failure.vtime > orrery_sim::Instant::ZERO, "the panic time is reported");
     }
     // The same seeds panic on a second sweep with one thread: the failure is deterministic.

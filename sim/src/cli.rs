@@ -229,6 +229,17 @@ pub fn main(registry: Registry) -> ExitCode {
             return if error.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
     };
+    // A panicking process fails its seed and the message is in the seed's report; printing
+    // every one of them as well would bury the summary of a sweep where many seeds panic.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let on_seed_thread = std::thread::current()
+            .name()
+            .is_some_and(|name| name.starts_with(runner::SEED_THREAD_PREFIX));
+        if !on_seed_thread {
+            default_hook(info);
+        }
+    }));
     let registry = Arc::new(registry);
     match cli.command {
         Command::Run {

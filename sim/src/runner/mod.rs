@@ -356,6 +356,10 @@ impl Default for SweepOptions {
     }
 }
 
+/// The name prefix of a sweep's worker threads: a panic on one of them is a seed's failure,
+/// already captured in its report (see `cli::main`'s panic hook).
+pub const SEED_THREAD_PREFIX: &str = "orrery-seed-";
+
 /// Makes the plan for a seed.
 pub type Planner = dyn Fn(u64) -> RunPlan + Send + Sync;
 
@@ -378,7 +382,11 @@ pub fn sweep(
     let started: Arc<Mutex<Vec<Option<std::time::Instant>>>> =
         Arc::new(Mutex::new(vec![None; total]));
     let jobs = options.jobs.max(1);
-    let pool = match rayon::ThreadPoolBuilder::new().num_threads(jobs + SPARE_THREADS).build() {
+    let pool = match rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs + SPARE_THREADS)
+        .thread_name(|index| format!("{SEED_THREAD_PREFIX}{index}"))
+        .build()
+    {
         Ok(pool) => pool,
         Err(_) => return Vec::new(),
     };
