@@ -439,14 +439,8 @@ fn run_scenario(
         }
         let _ = writeln!(out, "{}", json_summary(&summary, sweep_fingerprint(&reports), &scope));
     } else {
-        // One line per (check, kind), smallest seed first: the rest are in the summary.
-        let mut shown = std::collections::BTreeSet::new();
-        for report in &reports {
-            if let Some(failure) = &report.failure {
-                if shown.insert((failure.check.clone(), failure.kind)) {
-                    let _ = write!(out, "{}", render_failure(&name, &path_text, report));
-                }
-            }
+        for report in runner::first_failures(&reports) {
+            let _ = write!(out, "{}", render_failure(&name, &path_text, report));
         }
         let _ = write!(out, "{}", render_summary(&summary));
     }
@@ -819,17 +813,9 @@ fn merge(paths: &[PathBuf], json: bool) -> Status {
             let _ =
                 writeln!(out, "{}", json_summary(&summary, scenario.sweep_fingerprint(), &scope));
         } else {
-            let mut shown = std::collections::BTreeSet::new();
-            for report in &scenario.reports {
-                if let Some(failure) = &report.failure {
-                    if shown.insert((failure.check.clone(), failure.kind)) {
-                        let _ = write!(
-                            out,
-                            "{}",
-                            render_failure(&scenario.scenario, &scenario.path, report)
-                        );
-                    }
-                }
+            for report in runner::first_failures(&scenario.reports) {
+                let _ =
+                    write!(out, "{}", render_failure(&scenario.scenario, &scenario.path, report));
             }
             let _ = write!(out, "{}", render_summary(&summary));
             let _ = writeln!(

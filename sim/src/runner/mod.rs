@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex};
 
 pub use merge::{merge_json_lines, MergeError, MergedScenario};
 pub use report::{
-    json_line, json_summary, render_failure, render_summary, replay_command, sweep_fingerprint,
-    Summary, SweepScope,
+    first_failures, json_line, json_summary, render_failure, render_summary, replay_command,
+    sweep_fingerprint, Summary, SweepScope,
 };
 pub use test_run::{TestOutcome, TestRun};
 

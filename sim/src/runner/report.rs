@@ -78,6 +78,15 @@ pub fn render_failure(scenario: &str, scenario_path: &str, report: &SeedReport) 
     )
 }
 
+/// The failing reports worth a line each: the first (smallest seed, given reports in seed
+/// order) per (check, failure kind); the rest are counted in the summary.
+pub fn first_failures(reports: &[SeedReport]) -> impl Iterator<Item = &SeedReport> {
+    let mut shown = std::collections::BTreeSet::new();
+    reports.iter().filter(move |report| {
+        report.failure.as_ref().is_some_and(|f| shown.insert((f.check.clone(), f.kind)))
+    })
+}
+
 /// A human-readable summary table.
 pub fn render_summary(summary: &Summary) -> String {
     let mut text = String::new();

@@ -22,7 +22,10 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{render_failure, render_summary, sweep, Planner, SeedReport, Summary, SweepOptions};
+use super::{
+    first_failures, render_failure, render_summary, sweep, Planner, SeedReport, Summary,
+    SweepOptions,
+};
 use crate::cli::parse_seed_range;
 use crate::scenario::{self, Expect, Scenario};
 use crate::workload::Registry;
@@ -59,13 +62,9 @@ impl TestOutcome {
     /// summary table: what an assertion prints.
     pub fn explain(&self) -> String {
         let mut text = String::new();
-        let mut shown = std::collections::BTreeSet::new();
-        for report in self.failures() {
-            let Some(failure) = &report.failure else { continue };
-            if shown.insert((failure.check.clone(), failure.kind)) {
-                text.push_str(&render_failure(self.scenario.name(), &self.origin, report));
-                let _ = writeln!(text, "  or rerun this test with ORRERY_SEED={}", report.seed);
-            }
+        for report in first_failures(&self.reports) {
+            text.push_str(&render_failure(self.scenario.name(), &self.origin, report));
+            let _ = writeln!(text, "  or rerun this test with ORRERY_SEED={}", report.seed);
         }
         text.push_str(&render_summary(&self.summary));
         text
