@@ -1,0 +1,287 @@
+//! The command line, as a library so a user's own binary can reuse it with their own
+//! workloads registered: `orrery_sim::cli::main(registry)`.
+//!
+//! Exit codes: 0 all passed (or an `expect: fail` scenario failed as expected), 1 a check
+//! failed (or an expected failure did not appear; for `diff`, the traces differ), 2 bad input
+//! or usage. Every flag of `run` has an `ORRERY_*` environment mirror. Wall-clock time is read
+//! here only to report speed.
+
+mod args;
+mod history;
+mod list;
+mod merge;
+mod run;
+mod trace;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::check::STEPS_MAX_DEFAULT;
+use crate::runner::{self, RunOptions, SweepOptions};
+use crate::scenario::{self, Scenario};
+use crate::workload::Registry;
+
+pub use args::{parse_seed_range, parse_shard};
+use args::{shard_from_environment, FilterArgs};
+use run::RunRequest;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "orrery",
+    version,
+    about = "Deterministic simulation testing for distributed systems"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run scenarios over a range of seeds.
+    Run {
+        /// Scenario files (YAML).
+        #[arg(required = true)]
+        scenarios: Vec<PathBuf>,
+        /// Seeds as a half-open range `A..B` or inclusive `A..=B` (default: the scenario's).
+        #[arg(long, env = "ORRERY_SEEDS", conflicts_with = "seed")]
+        seeds: Option<String>,
+        /// One seed.
+        #[arg(long, env = "ORRERY_SEED")]
+        seed: Option<u64>,
+        /// Threads (default: all cores).
+        #[arg(long, env = "ORRERY_JOBS")]
+        jobs: Option<usize>,
+        /// This machine's share of the seeds: K/N owns the seeds with seed mod N = K-1.
+        #[arg(long, env = "ORRERY_SHARD")]
+        shard: Option<String>,
+        /// Run every seed twice; a difference is a failure naming the first diverging event.
+        #[arg(long, env = "ORRERY_CHECK_DETERMINISM")]
+        check_determinism: bool,
+        /// Write the full trace of the (single) seed to this file.
+        #[arg(long, env = "ORRERY_TRACE")]
+        trace: Option<PathBuf>,
+        /// JSON lines on stdout: one record per seed, then a summary.
+        #[arg(long, env = "ORRERY_JSON")]
+        json: bool,
+        /// Where failure capsules go.
+        #[arg(long, env = "ORRERY_OUT", default_value = "orrery-out")]
+        out: PathBuf,
+        /// Seconds of wall-clock time after which a seed is reported as hung.
+        #[arg(long, env = "ORRERY_HANG_TIMEOUT", default_value_t = 60)]
+        hang_timeout: u64,
+    },
+    /// Re-run one seed of a scenario (or a failure capsule) with its full trace.
+    Replay {
+        /// A scenario file, or a capsule directory.
+        target: PathBuf,
+        #[arg(long, env = "ORRERY_SEED")]
+        seed: Option<u64>,
+        /// Write the trace here instead of stdout.
+        #[arg(long)]
+        trace: Option<PathBuf>,
+    },
+    /// Print one seed's trace, filtered, as text or JSON lines, or export it as a timeline.
+    Trace {
+        /// A scenario file, a capsule directory, or a trace file (text or JSON lines).
+        target: PathBuf,
+        /// The seed to run (default: the scenario's first).
+        #[arg(long, env = "ORRERY_SEED")]
+        seed: Option<u64>,
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// JSON lines instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Write the trace here instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write a Chrome/Perfetto trace-event timeline here (open it at ui.perfetto.dev); the
+        /// trace itself is then printed only if --out is given too.
+        #[arg(long)]
+        perfetto: Option<PathBuf>,
+    },
+    /// Show where two traces first diverge, with context, and how the rest differs.
+    /// Exit code 0 if they are the same, 1 if they differ.
+    Diff {
+        /// Two trace files (text or JSON lines), or one scenario with --seeds A B.
+        #[arg(required = true, num_args = 1..=2)]
+        targets: Vec<PathBuf>,
+        /// Two seeds of the one scenario given.
+        #[arg(long, num_args = 2, value_names = ["A", "B"])]
+        seeds: Option<Vec<u64>>,
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// Events of context shown around the first divergence.
+        #[arg(long, default_value_t = 3)]
+        context: usize,
+    },
+    /// List workloads with their parameters and checks, and the scenarios under a folder.
+    List {
+        #[arg(default_value = "scenarios")]
+        folder: PathBuf,
+    },
+    /// Merge the `--json` outputs of a sharded sweep, checking that every seed of the range
+    /// appears exactly once; prints the combined summary (as an unsharded run would).
+    Merge {
+        /// JSON-lines files written by `orrery run --json` (any order; `-` reads stdin).
+        #[arg(required = true)]
+        outputs: Vec<PathBuf>,
+        /// Print the merged result as JSON lines (seed records, then a summary).
+        #[arg(long, env = "ORRERY_JSON")]
+        json: bool,
+    },
+    /// Check an EDN (Jepsen) history for linearizability.
+    CheckHistory {
+        /// register | cas-register | kv
+        #[arg(long)]
+        model: String,
+        file: PathBuf,
+        /// Search step budget; exhausting it gives "unknown".
+        #[arg(long, default_value_t = STEPS_MAX_DEFAULT)]
+        steps_max: u64,
+    },
+}
+
+/// Exit status of a command.
+enum Status {
+    Passed,
+    Failed,
+    BadInput(String),
+    /// Bad input whose message is already rendered (scenario errors, compiler style).
+    BadInputRendered(String),
+}
+
+impl From<Status> for ExitCode {
+    fn from(status: Status) -> ExitCode {
+        match status {
+            Status::Passed => ExitCode::SUCCESS,
+            Status::Failed => ExitCode::from(1),
+            Status::BadInput(message) => {
+                eprintln!("error: {message}");
+                ExitCode::from(2)
+            }
+            Status::BadInputRendered(message) => {
+                eprint!("{message}");
+                ExitCode::from(2)
+            }
+        }
+    }
+}
+
+/// Runs the command line with the given workloads.
+pub fn main(registry: Registry) -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    // A panicking process fails its seed and the message is in the seed's report; printing
+    // every one of them as well would bury the summary of a sweep where many seeds panic.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let on_seed_thread = std::thread::current()
+            .name()
+            .is_some_and(|name| name.starts_with(runner::SEED_THREAD_PREFIX));
+        if !on_seed_thread {
+            default_hook(info);
+        }
+    }));
+    let registry = Arc::new(registry);
+    match cli.command {
+        Command::Run {
+            scenarios,
+            seeds,
+            seed,
+            jobs,
+            shard,
+            check_determinism,
+            trace,
+            json,
+            out,
+            hang_timeout,
+        } => {
+            let shard = match shard
+                .map_or_else(shard_from_environment, |text| parse_shard(&text).map(Some))
+            {
+                Ok(shard) => shard,
+                Err(message) => return Status::BadInput(message).into(),
+            };
+            let options = SweepOptions {
+                jobs: jobs.unwrap_or_else(|| SweepOptions::default().jobs),
+                check_determinism,
+                hang_timeout: std::time::Duration::from_secs(hang_timeout),
+                run: RunOptions::default(),
+            };
+            let mut worst = Status::Passed;
+            for path in scenarios {
+                let request = RunRequest {
+                    seeds: seeds.clone(),
+                    seed,
+                    shard,
+                    trace: trace.clone(),
+                    json,
+                    out: out.clone(),
+                };
+                match run::run_scenario(&path, &registry, options, &request) {
+                    Status::Passed => {}
+                    Status::Failed => worst = Status::Failed,
+                    bad @ (Status::BadInput(_) | Status::BadInputRendered(_)) => return bad.into(),
+                }
+            }
+            worst.into()
+        }
+        Command::Replay { target, seed, trace } => {
+            trace::replay(&target, seed, trace, &registry).into()
+        }
+        Command::Trace { target, seed, filter, json, out, perfetto } => {
+            let outputs = trace::TraceOutputs { json, out, perfetto };
+            trace::trace(&target, seed, &filter, &outputs, &registry).into()
+        }
+        Command::Diff { targets, seeds, filter, context } => {
+            trace::diff(&targets, seeds.as_deref(), &filter, context, &registry).into()
+        }
+        Command::List { folder } => list::list(&registry, &folder).into(),
+        Command::Merge { outputs, json } => merge::merge(&outputs, json).into(),
+        Command::CheckHistory { model, file, steps_max } => {
+            history::check_history(&model, &file, steps_max).into()
+        }
+    }
+}
+
+fn load(path: &Path, registry: &Registry) -> Result<Scenario, Status> {
+    scenario::load(path, registry).map_err(|errors| Status::BadInputRendered(format!("{errors}\n")))
+}
+
+/// Writes a file that must not exist yet: nothing a user produced is overwritten silently.
+fn write_new_file(path: &Path, text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|error| format!("{}: {error} (refusing to overwrite)", path.display()))?;
+    file.write_all(text.as_bytes()).map_err(|error| format!("{}: {error}", path.display()))
+}
+
+/// The scenario file a target names: itself, or a capsule directory's `plan.yaml`.
+fn scenario_path(target: &Path) -> PathBuf {
+    if target.is_dir() {
+        target.join("plan.yaml")
+    } else {
+        target.to_path_buf()
+    }
+}
+
+/// One seed run with its full trace recorded.
+fn run_recorded(
+    plan: &scenario::RunPlan,
+    registry: &Registry,
+) -> (runner::SeedReport, Option<crate::trace::Trace>) {
+    runner::run_plan(plan, registry, RunOptions { recording: true, ..RunOptions::default() })
+}

@@ -1,0 +1,170 @@
+//! `orrery trace`, `diff` and `replay`: one seed's trace, read or recorded, viewed, compared.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::runner::render_failure;
+use crate::topology::Topology;
+use crate::trace::{self as traces, TraceFile};
+use crate::workload::Registry;
+
+use super::args::FilterArgs;
+use super::run::trace_text;
+use super::{load, run_recorded, scenario_path, write_new_file, Status};
+
+/// A trace read from a trace file (text or JSON lines), or recorded by running one seed of a
+/// scenario file or capsule directory (default: its first seed).
+fn load_trace(
+    target: &Path,
+    seed: Option<u64>,
+    registry: &Registry,
+) -> Result<(TraceFile, Option<Topology>), Status> {
+    let is_scenario =
+        target.is_dir() || target.extension().is_some_and(|e| e == "yaml" || e == "yml");
+    if !is_scenario {
+        if seed.is_some() {
+            let message =
+                format!("{}: a seed applies to a scenario, not a trace", target.display());
+            return Err(Status::BadInput(message));
+        }
+        let text = std::fs::read_to_string(target)
+            .map_err(|error| Status::BadInput(format!("{}: {error}", target.display())))?;
+        return TraceFile::parse(&text)
+            .map(|file| (file, None))
+            .map_err(|error| Status::BadInput(format!("{}: {error}", target.display())));
+    }
+    let scenario = load(&scenario_path(target), registry)?;
+    let plan = scenario.sample(seed.unwrap_or(scenario.default_seeds().start));
+    let (_, trace) = run_recorded(&plan, registry);
+    Ok((TraceFile::of_run(&plan, trace), Some(plan.topology)))
+}
+
+/// Where `orrery trace` writes.
+pub(super) struct TraceOutputs {
+    pub(super) json: bool,
+    pub(super) out: Option<PathBuf>,
+    pub(super) perfetto: Option<PathBuf>,
+}
+
+pub(super) fn trace(
+    target: &Path,
+    seed: Option<u64>,
+    filter: &FilterArgs,
+    outputs: &TraceOutputs,
+    registry: &Registry,
+) -> Status {
+    let (file, topology) = match load_trace(target, seed, registry) {
+        Ok(loaded) => loaded,
+        Err(status) => return status,
+    };
+    let filter = match filter.parse(topology.as_ref()) {
+        Ok(filter) => filter,
+        Err(message) => return Status::BadInput(message),
+    };
+    for kind in filter.absent_kinds(&file) {
+        eprintln!("warning: no event of kind {kind:?} in this trace");
+    }
+    let view = filter.apply(&file);
+    if let Some(path) = &outputs.perfetto {
+        if let Err(message) = write_new_file(path, &traces::perfetto::export(&view)) {
+            return Status::BadInput(message);
+        }
+    }
+    let text = if outputs.json {
+        traces::json::render(&view)
+    } else {
+        let comments: Vec<String> =
+            (!filter.is_everything()).then(|| filter.to_string()).into_iter().collect();
+        view.render_text_with(&comments)
+    };
+    match &outputs.out {
+        Some(path) => match write_new_file(path, &text) {
+            Ok(()) => Status::Passed,
+            Err(message) => Status::BadInput(message),
+        },
+        None if outputs.perfetto.is_some() => Status::Passed,
+        None => {
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            Status::Passed
+        }
+    }
+}
+
+pub(super) fn diff(
+    targets: &[PathBuf],
+    seeds: Option<&[u64]>,
+    filter: &FilterArgs,
+    context: usize,
+    registry: &Registry,
+) -> Status {
+    let sides = match (targets, seeds) {
+        ([left, right], None) => [(left, None), (right, None)],
+        ([scenario], Some(&[left, right])) => [(scenario, Some(left)), (scenario, Some(right))],
+        _ => {
+            let message = "expected two trace files, or one scenario with --seeds A B";
+            return Status::BadInput(message.to_string());
+        }
+    };
+    let mut loaded = Vec::with_capacity(2);
+    for (target, seed) in sides {
+        match load_trace(target, seed, registry) {
+            Ok(side) => loaded.push(side),
+            Err(status) => return status,
+        }
+    }
+    let topology = loaded.iter().find_map(|(_, topology)| topology.as_ref());
+    let filter = match filter.parse(topology) {
+        Ok(filter) => filter,
+        Err(message) => return Status::BadInput(message),
+    };
+    let files: Vec<TraceFile> = loaded.iter().map(|(file, _)| filter.apply(file)).collect();
+    let difference = traces::diff(&files[0], &files[1], context);
+    print!("{difference}");
+    if difference.is_same() {
+        Status::Passed
+    } else {
+        Status::Failed
+    }
+}
+
+pub(super) fn replay(
+    target: &Path,
+    seed: Option<u64>,
+    trace: Option<PathBuf>,
+    registry: &Registry,
+) -> Status {
+    let scenario_path = scenario_path(target);
+    let scenario = match load(&scenario_path, registry) {
+        Ok(scenario) => scenario,
+        Err(status) => return status,
+    };
+    let seed = seed.unwrap_or(scenario.default_seeds().start);
+    let plan = scenario.sample(seed);
+    let (report, recorded) = run_recorded(&plan, registry);
+    let text = trace_text(&plan, recorded.as_ref());
+    match trace {
+        Some(path) => {
+            if let Err(message) = write_new_file(&path, &text) {
+                return Status::BadInput(message);
+            }
+        }
+        None => print!("{text}"),
+    }
+    match &report.failure {
+        Some(_) => {
+            print!(
+                "{}",
+                render_failure(scenario.name(), &scenario_path.display().to_string(), &report)
+            );
+            Status::Failed
+        }
+        None => {
+            println!(
+                "ORRERY PASS scenario={} seed={seed} fingerprint={:016x}",
+                scenario.name(),
+                report.fingerprint
+            );
+            Status::Passed
+        }
+    }
+}
