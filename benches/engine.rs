@@ -2,7 +2,7 @@
 //! timers, no messages) and a message-heavy one (every node sends to every other on a timer).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use orrery_sim::{ms, us, Context, NodeId, Process, TimerId, World};
+use orrery_sim::{NodeApi, ms, us, Context, NodeId, Process, TimerId, World};
 
 /// Re-arms a timer forever; with `fanout`, also sends to every other node on each tick.
 struct Ticker {
@@ -10,13 +10,13 @@ struct Ticker {
 }
 
 impl Process<u64> for Ticker {
-    fn on_start(&mut self, ctx: &mut Context<'_, u64>) {
+    fn on_start(&mut self, ctx: &mut Context<u64>) {
         ctx.set_timer(us(100), 0);
     }
 
-    fn on_message(&mut self, _ctx: &mut Context<'_, u64>, _from: NodeId, _message: u64) {}
+    fn on_message(&mut self, _ctx: &mut Context<u64>, _from: NodeId, _message: u64) {}
 
-    fn on_timer(&mut self, ctx: &mut Context<'_, u64>, _timer: TimerId, tag: u64) {
+    fn on_timer(&mut self, ctx: &mut Context<u64>, _timer: TimerId, tag: u64) {
         if self.fanout {
             let me = ctx.id();
             for peer in 0..ctx.n_nodes() as u32 {
@@ -31,7 +31,7 @@ impl Process<u64> for Ticker {
 
 fn run(nodes: usize, fanout: bool) -> u64 {
     let mut world =
-        World::<u64>::builder(1).processes(nodes, move |_| Box::new(Ticker { fanout })).build();
+        World::<u64>::builder(1).processes(nodes, move |_| Ticker { fanout }).build();
     world.run_for(ms(100));
     world.events_processed()
 }

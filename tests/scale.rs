@@ -3,7 +3,7 @@
 //! nodes, 100,000 messages) so the suite stays fast; `ORRERY_SCALE=1 cargo test --release
 //! --test scale -- --nocapture` runs the full size (10,000 nodes, 1,000,000 messages).
 
-use orrery_sim::{ms, us, Context, NodeId, Process, World};
+use orrery_sim::{NodeApi, ms, us, Context, NodeId, Process, World};
 
 /// Sends `burst` messages to the next node at time zero; counts what it receives.
 struct Burst {
@@ -12,14 +12,14 @@ struct Burst {
 }
 
 impl Process<u64> for Burst {
-    fn on_start(&mut self, ctx: &mut Context<'_, u64>) {
+    fn on_start(&mut self, ctx: &mut Context<u64>) {
         let next = NodeId((ctx.id().0 + 1) % ctx.n_nodes() as u32);
         for value in 0..self.burst {
             ctx.send(next, value);
         }
     }
 
-    fn on_message(&mut self, _ctx: &mut Context<'_, u64>, _from: NodeId, _message: u64) {
+    fn on_message(&mut self, _ctx: &mut Context<u64>, _from: NodeId, _message: u64) {
         self.received += 1;
     }
 }
@@ -41,7 +41,7 @@ fn a_million_messages_in_flight_are_all_delivered() {
 
     let before = resident_bytes();
     let mut world = World::<u64>::builder(1)
-        .processes(n_nodes, move |_| Box::new(Burst { burst, received: 0 }))
+        .processes(n_nodes, move |_| Burst { burst, received: 0 })
         .build();
     let built = resident_bytes();
     // Every node starts and sends at time zero; with 1 ms latency nothing arrives before 1 µs.

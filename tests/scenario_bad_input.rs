@@ -24,21 +24,24 @@ impl Workload for DeclaredOnly {
         vec![
             ParamSpec {
                 name: "replicas",
-                kind: ParamKind::Int,
+                kind: ParamKind::Int { min: 1, max: 9 },
                 default: ParamValue::Int(3),
                 doc: "replica count",
+                shrink: false,
             },
             ParamSpec {
                 name: "timeout",
                 kind: ParamKind::Duration,
                 default: ParamValue::Duration(ms(100)),
                 doc: "request timeout",
+                shrink: false,
             },
             ParamSpec {
                 name: "buggy",
                 kind: ParamKind::Bool,
                 default: ParamValue::Bool(false),
                 doc: "planted bug",
+                shrink: false,
             },
         ]
     }

@@ -3,12 +3,8 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use orrery_sim::harness::{build_world, Harness};
-use orrery_sim::scenario::RunPlan;
-use orrery_sim::workload::{
-    CheckSpec, ParamKind, ParamSpec, ParamValue, ParamsExt, Registry, Setup, Simulation, Workload,
-};
-use orrery_sim::{ms, Context, NodeId, Process, TestRun, TimerId};
+use orrery_sim::workload::{Registry, WorkloadDef};
+use orrery_sim::{ms, Context, NodeApi, NodeId, Params, Process, TestRun, TimerId};
 
 /// Ticks every millisecond; at a tick drawn from its own stream it panics (one node in three)
 /// or, with `hang`, spins forever inside the handler.
@@ -19,15 +15,15 @@ struct Fragile {
 }
 
 impl Process<()> for Fragile {
-    fn on_start(&mut self, ctx: &mut Context<'_, ()>) {
+    fn on_start(&mut self, ctx: &mut Context<()>) {
         let draw = ctx.rng().next_u64();
         self.fatal_tick = draw.is_multiple_of(3).then_some(draw % 50);
         ctx.set_timer(ms(1), 0);
     }
 
-    fn on_message(&mut self, _ctx: &mut Context<'_, ()>, _from: NodeId, _message: ()) {}
+    fn on_message(&mut self, _ctx: &mut Context<()>, _from: NodeId, _message: ()) {}
 
-    fn on_timer(&mut self, ctx: &mut Context<'_, ()>, _timer: TimerId, _tag: u64) {
+    fn on_timer(&mut self, ctx: &mut Context<()>, _timer: TimerId, _tag: u64) {
         self.ticks += 1;
         ctx.sometimes(self.ticks == 30, "a node ticked 30 times");
         ctx.sometimes(self.ticks > 1_000, "a node ticked past 1,000");
@@ -45,47 +41,23 @@ impl Process<()> for Fragile {
     }
 }
 
-struct FragileWorkload;
+#[derive(Debug, Clone, Params)]
+struct FragileParams {
+    /// Spin forever instead of panicking.
+    hang: bool,
+}
 
-impl Workload for FragileWorkload {
-    fn name(&self) -> &'static str {
-        "fragile"
-    }
-    fn description(&self) -> &'static str {
-        "processes that panic or hang at a seeded tick"
-    }
-    fn parameters(&self) -> Vec<ParamSpec> {
-        vec![ParamSpec {
-            name: "hang",
-            kind: ParamKind::Bool,
-            default: ParamValue::Bool(false),
-            doc: "spin forever instead of panicking",
-        }]
-    }
-    fn checks(&self) -> Vec<CheckSpec> {
-        Vec::new()
-    }
-    fn instantiate(
-        &self,
-        plan: &RunPlan,
-        setup: &Setup<'_>,
-    ) -> Result<Box<dyn Simulation>, String> {
-        let hang = setup.params.flag("hang");
-        let world = build_world::<()>(plan, setup, |_| {
-            Some(Box::new(move |_| {
-                Box::new(Fragile { ticks: 0, fatal_tick: None, hang }) as Box<dyn Process<()>>
-            }))
-        })?;
-        let harness = Harness::new(world, &plan.checks).sometimes("both nodes ticked", |world| {
-            world.processes_of::<Fragile>().all(|(_, fragile)| fragile.ticks > 0)
-        });
-        Ok(Box::new(harness))
-    }
+fn fragile() -> WorkloadDef<(), FragileParams> {
+    WorkloadDef::<(), FragileParams>::new("fragile", "processes that panic or hang at a seeded tick")
+        .role("*", |init| Fragile { ticks: 0, fatal_tick: None, hang: init.params.hang })
+        .sometimes("both nodes ticked", |run| {
+            run.world.processes_of::<Fragile>().all(|(_, fragile)| fragile.ticks > 0)
+        })
 }
 
 fn registry() -> Registry {
     let mut registry = orrery_workloads::registry();
-    registry.register(FragileWorkload);
+    registry.register(fragile());
     registry
 }
 

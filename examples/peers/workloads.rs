@@ -8,7 +8,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use orrery_sim::{
+use orrery_sim::{NodeApi, 
     ms, Context, Latency, LinkConfig, NodeId, PartitionShape, Process, TimerId, WhenFull, World,
 };
 
@@ -121,13 +121,13 @@ struct PingClient {
 struct PingServer;
 
 impl Process<u64> for PingClient {
-    fn on_start(&mut self, ctx: &mut Context<'_, u64>) {
+    fn on_start(&mut self, ctx: &mut Context<u64>) {
         if self.rounds > 0 {
             ctx.send(NodeId(1), 0);
         }
     }
 
-    fn on_message(&mut self, ctx: &mut Context<'_, u64>, from: NodeId, message: u64) {
+    fn on_message(&mut self, ctx: &mut Context<u64>, from: NodeId, message: u64) {
         assert_eq!(message, self.rounds_done, "W1: echo out of order");
         self.rounds_done += 1;
         if self.rounds_done < self.rounds {
@@ -137,7 +137,7 @@ impl Process<u64> for PingClient {
 }
 
 impl Process<u64> for PingServer {
-    fn on_message(&mut self, ctx: &mut Context<'_, u64>, from: NodeId, message: u64) {
+    fn on_message(&mut self, ctx: &mut Context<u64>, from: NodeId, message: u64) {
         ctx.send(from, message);
     }
 }
@@ -146,7 +146,7 @@ impl Process<u64> for PingServer {
 pub fn w1(rounds: u64) -> W1Out {
     let mut world = World::<u64>::builder(FIXED_SEED)
         .link_default(LinkConfig { latency: Latency::Fixed(ms(1)), ..LinkConfig::default() })
-        .processes(2, move |id| -> Box<dyn Process<u64>> {
+        .processes_boxed(2, move |id| -> Box<dyn Process<u64>> {
             if id.0 == 0 {
                 Box::new(PingClient { rounds, rounds_done: 0 })
             } else {
@@ -169,7 +169,7 @@ struct Fanout {
 }
 
 impl Fanout {
-    fn tick(&mut self, ctx: &mut Context<'_, u64>) {
+    fn tick(&mut self, ctx: &mut Context<u64>) {
         let me = ctx.id().0;
         let k = self.ticks_done;
         for peer in (0..ctx.n_nodes() as u32).filter(|&peer| peer != me) {
@@ -183,18 +183,18 @@ impl Fanout {
 }
 
 impl Process<u64> for Fanout {
-    fn on_start(&mut self, ctx: &mut Context<'_, u64>) {
+    fn on_start(&mut self, ctx: &mut Context<u64>) {
         // The first tick is at time zero, as in the bare loop.
         if self.ticks > 0 {
             self.tick(ctx);
         }
     }
 
-    fn on_message(&mut self, _ctx: &mut Context<'_, u64>, _from: NodeId, _message: u64) {
+    fn on_message(&mut self, _ctx: &mut Context<u64>, _from: NodeId, _message: u64) {
         self.received += 1;
     }
 
-    fn on_timer(&mut self, ctx: &mut Context<'_, u64>, _timer: TimerId, _tag: u64) {
+    fn on_timer(&mut self, ctx: &mut Context<u64>, _timer: TimerId, _tag: u64) {
         self.tick(ctx);
     }
 }
@@ -234,7 +234,7 @@ pub fn w2_with(ticks: u64, faults: W2Faults) -> W2Out {
     };
     let mut world = World::<u64>::builder(FIXED_SEED)
         .link_default(link)
-        .processes(W2_NODES, move |_| Box::new(Fanout { ticks, ticks_done: 0, received: 0 }))
+        .processes(W2_NODES, move |_| Fanout { ticks, ticks_done: 0, received: 0 })
         .build();
     if faults == W2Faults::ArmedAtZero {
         let everyone: Vec<NodeId> = (0..W2_NODES as u32).map(NodeId).collect();
@@ -264,17 +264,17 @@ struct Receiver {
 }
 
 impl Process<u64> for Burst {
-    fn on_start(&mut self, ctx: &mut Context<'_, u64>) {
+    fn on_start(&mut self, ctx: &mut Context<u64>) {
         for i in 0..W3_MSGS {
             ctx.send(NodeId(1 + (i % 2) as u32), i);
         }
     }
 
-    fn on_message(&mut self, _ctx: &mut Context<'_, u64>, _from: NodeId, _message: u64) {}
+    fn on_message(&mut self, _ctx: &mut Context<u64>, _from: NodeId, _message: u64) {}
 }
 
 impl Process<u64> for Receiver {
-    fn on_message(&mut self, ctx: &mut Context<'_, u64>, _from: NodeId, message: u64) {
+    fn on_message(&mut self, ctx: &mut Context<u64>, _from: NodeId, message: u64) {
         self.sum += message;
         self.delivered += 1;
         let mut fnv = self.delivery_order.get();
@@ -291,7 +291,7 @@ pub fn w3(seed: u64) -> W3Out {
     let latency = Latency::Uniform { min: ms(W3_LATENCY_MIN_MS), max: ms(W3_LATENCY_MAX_MS) };
     let mut world = World::<u64>::builder(seed)
         .link_default(LinkConfig { latency, ..LinkConfig::default() })
-        .processes(3, move |id| -> Box<dyn Process<u64>> {
+        .processes_boxed(3, move |id| -> Box<dyn Process<u64>> {
             if id.0 == 0 {
                 Box::new(Burst)
             } else {

@@ -1,41 +1,49 @@
 //! The bridge between a workload's `World` and the runner: builds a world from a `RunPlan`
-//! (seed, topology, link and disk settings, limits, buggify) and wraps it as a `Simulation`
-//! with named checks, so a workload only supplies its processes and its predicates.
+//! (seed, topology, link and disk settings, limits, buggify) and wraps it with the run's
+//! checks as a `Simulation` the runner drives through its phases.
+//!
+//! After every event the harness feeds the event's observations to every check that
+//! consumes them, then evaluates the invariants; the first failure stops the run with a
+//! `stop` line in the trace. A check the runner asks for that the harness does not hold is
+//! a failure, never a silent pass.
 
-use std::cell::Cell;
 use std::fmt::Debug;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::check::Coverage;
 use crate::disk::DiskStats;
 use crate::fault::ControlAction;
 use crate::net::NetStats;
-use crate::node::{NodeId, Process};
+use crate::node::Process;
 use crate::scenario::RunPlan;
 use crate::time::Instant;
 use crate::topology::NodeSpec;
 use crate::trace::Trace;
-use crate::wire::Typed;
-use crate::workload::{CheckResult, Setup, Simulation};
-use crate::world::{Outcome, World, WorldConfig};
+use crate::wire::Wire;
+use crate::workload::{
+    CheckKind, CheckLogic, CheckResult, CheckSpec, Run, RunInfo, Setup, Simulation,
+};
+use crate::world::{AfterEvent, Context, Outcome, World, WorldConfig};
 
 /// Builds a node's process; the harness calls it at boot and at every restart.
-pub type NodeFactory<M> = Box<dyn FnMut(NodeId) -> Box<dyn Process<M>>>;
+pub type NodeFactory<M, W> =
+    Box<dyn FnMut(crate::id::NodeId) -> Box<dyn Process<M, Context<M, W>>>>;
 
 /// Builds the world a plan describes. `factory` is asked once per node (with its spec, so
 /// roles can pick the process); `None` makes the node a pull-style endpoint.
-pub fn build_world<M: Clone + Debug + 'static>(
+pub fn build_world<M: Debug + 'static, W: Wire<M>>(
     plan: &RunPlan,
     setup: &Setup<'_>,
-    mut factory: impl FnMut(&NodeSpec) -> Option<NodeFactory<M>>,
-) -> Result<World<M, Typed>, String> {
+    wire: W,
+    mut factory: impl FnMut(&NodeSpec) -> Option<NodeFactory<M, W>>,
+) -> Result<World<M, W>, String> {
     let config = WorldConfig {
         events_max: plan.limits.events_max,
         vtime_max: plan.limits.vtime_max,
         buggify: plan.buggify,
         ..WorldConfig::default()
     };
-    let mut builder = World::<M>::builder(setup.seed)
+    let mut builder = crate::world::WorldBuilder::with_wire(setup.seed, wire)
         .link_default(plan.link_default)
         .disk(plan.disk)
         .config(config)
@@ -43,7 +51,7 @@ pub fn build_world<M: Clone + Debug + 'static>(
     for node in plan.topology.nodes() {
         let spec = plan.topology.node(node).cloned().unwrap_or_default();
         builder = match factory(&spec) {
-            Some(make) => builder.process(spec, make),
+            Some(make) => builder.process_boxed(spec, make),
             None => builder.endpoint(spec),
         };
     }
@@ -58,102 +66,129 @@ pub fn build_world<M: Clone + Debug + 'static>(
     Ok(world)
 }
 
-type Predicate<M> = Rc<dyn Fn(&World<M>) -> Result<(), String>>;
-type FinalCheck<M> = Box<dyn FnMut(&World<M>) -> CheckResult>;
-
-/// A world with named checks, driven by the runner.
-pub struct Harness<M: Clone + Debug + 'static> {
-    world: World<M>,
-    enabled: Vec<String>,
-    invariants: Vec<(String, Predicate<M>)>,
-    liveness: Vec<(String, Predicate<M>)>,
-    finals: Vec<(String, FinalCheck<M>)>,
-    sometimes: Vec<(String, Rc<Cell<bool>>)>,
+/// One installed check: its declaration, its logic, and a failure its observations found.
+struct Installed<M, P, W: Wire<M>> {
+    spec: CheckSpec,
+    logic: Box<dyn CheckLogic<M, P, W>>,
+    observed_failure: Option<String>,
 }
 
-impl<M: Clone + Debug + 'static> Harness<M> {
-    /// Wraps `world`; only the checks named in `enabled` (the scenario's list) are installed.
-    pub fn new(world: World<M>, enabled: &[String]) -> Harness<M> {
-        Harness {
-            world,
-            enabled: enabled.to_vec(),
-            invariants: Vec::new(),
-            liveness: Vec::new(),
-            finals: Vec::new(),
-            sometimes: Vec::new(),
+impl<M, P, W: Wire<M>> Installed<M, P, W> {
+    /// The check's verdict now: a failure its observations found, or its evaluation.
+    fn verdict(&mut self, run: &Run<'_, M, P, W>) -> CheckResult {
+        match &self.observed_failure {
+            Some(message) => CheckResult::Fail(message.clone()),
+            None => self.logic.evaluate(run),
         }
     }
+}
 
-    fn is_enabled(&self, name: &str) -> bool {
-        self.enabled.iter().any(|n| n == name)
-    }
+type SometimesPredicate<M, P, W> = Arc<dyn Fn(&Run<'_, M, P, W>) -> bool + Send + Sync>;
 
-    /// A predicate checked after every event (and on demand at phase ends).
-    pub fn invariant(
-        mut self,
-        name: &str,
-        predicate: impl Fn(&World<M>) -> Result<(), String> + 'static,
-    ) -> Self {
-        if self.is_enabled(name) {
-            let predicate: Predicate<M> = Rc::new(predicate);
-            let installed = predicate.clone();
-            self.world.add_invariant(name, move |world| installed(world));
-            self.invariants.push((name.to_string(), predicate));
-        }
-        self
-    }
+/// The run's checks and sometimes-points, apart from the world so both can be borrowed at
+/// once while the world runs.
+struct Checks<M, P, W: Wire<M>> {
+    installed: Vec<Installed<M, P, W>>,
+    sometimes: Vec<(&'static str, SometimesPredicate<M, P, W>, bool)>,
+    /// Whether any installed check consumes observations.
+    observing: bool,
+    /// Whether anything must be looked at after each event.
+    per_event: bool,
+}
 
-    /// A sometimes-point of a checker: `predicate` is evaluated after every event and the
-    /// point counts as reached if it was ever true (e.g. "a leader changed during a
-    /// partition"). Unlike checks, it is always installed and never fails a run; the sweep
-    /// summary lists the points no seed reached.
-    pub fn sometimes(
-        mut self,
-        name: &str,
-        predicate: impl Fn(&World<M>) -> bool + 'static,
-    ) -> Self {
-        let reached = Rc::new(Cell::new(false));
-        let seen = reached.clone();
-        self.world.add_invariant(format!("sometimes: {name}"), move |world| {
-            if !seen.get() && predicate(world) {
-                seen.set(true);
+impl<M: Debug + 'static, P, W: Wire<M>> Checks<M, P, W> {
+    /// After each event: observations to their consumers, then invariants and
+    /// sometimes-points; the first invariant failure stops the run. `target` is a liveness
+    /// check to evaluate as well (satisfied stops the run too).
+    fn after_event(
+        &mut self,
+        info: &RunInfo<P>,
+        world: &mut World<M, W>,
+        target: Option<usize>,
+    ) -> AfterEvent {
+        if self.observing && world.has_new_observations() {
+            let observations: Vec<_> = world.drain_observations().collect();
+            for check in self.installed.iter_mut().filter(|c| c.logic.observes()) {
+                for observation in &observations {
+                    if check.observed_failure.is_some() {
+                        break;
+                    }
+                    if let Err(message) = check.logic.observe(observation) {
+                        check.observed_failure = Some(message);
+                    }
+                }
             }
-            Ok(())
-        });
-        self.sometimes.push((name.to_string(), reached));
-        self
-    }
-
-    /// A predicate that must become true (`Ok`) during the converge phase.
-    pub fn liveness(
-        mut self,
-        name: &str,
-        predicate: impl Fn(&World<M>) -> Result<(), String> + 'static,
-    ) -> Self {
-        if self.is_enabled(name) {
-            self.liveness.push((name.to_string(), Rc::new(predicate)));
         }
-        self
-    }
-
-    /// A check evaluated once at the end of the run (e.g. linearizability of a history).
-    pub fn final_check(
-        mut self,
-        name: &str,
-        check: impl FnMut(&World<M>) -> CheckResult + 'static,
-    ) -> Self {
-        if self.is_enabled(name) {
-            self.finals.push((name.to_string(), Box::new(check)));
+        let run = info.view(world);
+        for (_, predicate, reached) in &mut self.sometimes {
+            if !*reached && predicate(&run) {
+                *reached = true;
+            }
         }
-        self
+        for check in &mut self.installed {
+            if check.spec.kind != CheckKind::Invariant {
+                continue;
+            }
+            if let CheckResult::Fail(message) = check.verdict(&run) {
+                return AfterEvent::Violation { check: check.spec.name.to_string(), message };
+            }
+        }
+        if let Some(index) = target {
+            if self.installed[index].verdict(&run) == CheckResult::Pass {
+                return AfterEvent::Satisfied;
+            }
+        }
+        AfterEvent::Continue
     }
 
-    pub fn world(&self) -> &World<M> {
+    fn find(&self, name: &str) -> Option<usize> {
+        self.installed.iter().position(|c| c.spec.name == name)
+    }
+}
+
+/// A world with its run's checks, driven by the runner.
+pub struct Harness<M: Debug + 'static, P, W: Wire<M>> {
+    world: World<M, W>,
+    info: RunInfo<P>,
+    checks: Checks<M, P, W>,
+}
+
+impl<M: Debug + 'static, P, W: Wire<M>> Harness<M, P, W> {
+    /// Wraps `world` with the checks the run evaluates and the workload's sometimes-points.
+    pub fn new(
+        mut world: World<M, W>,
+        info: RunInfo<P>,
+        checks: Vec<(CheckSpec, Box<dyn CheckLogic<M, P, W>>)>,
+        sometimes: Vec<(&'static str, SometimesPredicate<M, P, W>)>,
+    ) -> Self {
+        let observing = checks.iter().any(|(_, logic)| logic.observes());
+        world.keep_observations(observing);
+        let per_event = observing
+            || !sometimes.is_empty()
+            || checks.iter().any(|(spec, _)| spec.kind == CheckKind::Invariant);
+        let installed = checks
+            .into_iter()
+            .map(|(spec, logic)| Installed { spec, logic, observed_failure: None })
+            .collect();
+        let sometimes = sometimes.into_iter().map(|(name, p)| (name, p, false)).collect();
+        Harness { world, info, checks: Checks { installed, sometimes, observing, per_event } }
+    }
+
+    /// The world, for tests that look inside a run.
+    pub fn world(&self) -> &World<M, W> {
         &self.world
     }
+
+    fn run_to(&mut self, until: Instant, target: Option<usize>) -> Outcome {
+        let (checks, info) = (&mut self.checks, &self.info);
+        if !checks.per_event && target.is_none() {
+            return self.world.run_for(until.saturating_since(self.world.now()));
+        }
+        self.world.run_with(until, |world| checks.after_event(info, world, target))
+    }
 }
 
-impl<M: Clone + Debug + 'static> Simulation for Harness<M> {
+impl<M: Debug + 'static, P, W: Wire<M>> Simulation for Harness<M, P, W> {
     fn now(&self) -> Instant {
         self.world.now()
     }
@@ -167,49 +202,36 @@ impl<M: Clone + Debug + 'static> Simulation for Harness<M> {
     }
 
     fn run_until_time(&mut self, until: Instant) -> Outcome {
-        let span = until.saturating_since(self.world.now());
-        self.world.run_for(span)
+        self.run_to(until, None)
     }
 
     fn run_until_check(&mut self, check: &str, deadline: Instant) -> Result<bool, Outcome> {
-        let Some((_, predicate)) = self.liveness.iter().find(|(name, _)| name == check) else {
-            return Ok(true);
+        let Some(index) = self.checks.find(check) else {
+            return Ok(false);
         };
-        let predicate = predicate.clone();
-        let outcome =
-            self.world.run_until(|world| predicate(world).is_ok() || world.now() >= deadline);
-        match outcome {
-            Outcome::Satisfied | Outcome::Quiescent | Outcome::TimeReached => {}
-            other => return Err(other),
-        }
-        if predicate(&self.world).is_ok() {
+        let run = self.info.view(&self.world);
+        if self.checks.installed[index].verdict(&run) == CheckResult::Pass {
             return Ok(true);
         }
-        // Quiet worlds still let time pass up to the deadline before the verdict.
-        let remaining = deadline.saturating_since(self.world.now());
-        match self.world.run_for(remaining) {
-            Outcome::TimeReached | Outcome::Quiescent => Ok(predicate(&self.world).is_ok()),
+        match self.run_to(deadline, Some(index)) {
+            Outcome::Satisfied => Ok(true),
+            // Quiet worlds still let time pass up to the deadline before the verdict.
+            Outcome::TimeReached | Outcome::Quiescent => {
+                let run = self.info.view(&self.world);
+                Ok(self.checks.installed[index].verdict(&run) == CheckResult::Pass)
+            }
             other => Err(other),
         }
     }
 
     fn check(&mut self, check: &str) -> CheckResult {
-        if let Some((_, predicate)) = self.invariants.iter().find(|(name, _)| name == check) {
-            return match predicate(&self.world) {
-                Ok(()) => CheckResult::Pass,
-                Err(message) => CheckResult::Fail(message),
-            };
-        }
-        if let Some((_, predicate)) = self.liveness.iter().find(|(name, _)| name == check) {
-            return match predicate(&self.world) {
-                Ok(()) => CheckResult::Pass,
-                Err(message) => CheckResult::Fail(message),
-            };
-        }
-        match self.finals.iter_mut().find(|(name, _)| name == check) {
-            Some((_, final_check)) => final_check(&self.world),
-            None => CheckResult::Pass,
-        }
+        let Some(index) = self.checks.find(check) else {
+            return CheckResult::Fail(format!(
+                "check `{check}` was asked for but is not installed in this run"
+            ));
+        };
+        let run = self.info.view(&self.world);
+        self.checks.installed[index].verdict(&run)
     }
 
     fn fingerprint(&self) -> u64 {
@@ -242,8 +264,8 @@ impl<M: Clone + Debug + 'static> Simulation for Harness<M> {
 
     fn coverage(&self) -> Coverage {
         let mut coverage = self.world.coverage().clone();
-        for (name, reached) in &self.sometimes {
-            coverage.sometimes(name, reached.get());
+        for (name, _, reached) in &self.checks.sometimes {
+            coverage.sometimes(name, *reached);
         }
         coverage
     }

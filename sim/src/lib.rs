@@ -51,23 +51,23 @@
 //! # Push style: processes
 //!
 //! ```
-//! use orrery_sim::{ms, Context, NodeId, Process, TimerId, World};
+//! use orrery_sim::{ms, Context, NodeApi, NodeId, Process, TimerId, World};
 //!
 //! #[derive(Debug, Clone)]
 //! enum Msg { Ping(u64), Pong(u64) }
 //!
 //! struct Pinger { pongs: u64 }
 //! impl Process<Msg> for Pinger {
-//!     fn on_start(&mut self, ctx: &mut Context<'_, Msg>) {
+//!     fn on_start(&mut self, ctx: &mut Context<Msg>) {
 //!         ctx.set_timer(ms(10), 0);
 //!     }
-//!     fn on_message(&mut self, ctx: &mut Context<'_, Msg>, from: NodeId, message: Msg) {
+//!     fn on_message(&mut self, ctx: &mut Context<Msg>, from: NodeId, message: Msg) {
 //!         match message {
 //!             Msg::Ping(n) => ctx.send(from, Msg::Pong(n)),
 //!             Msg::Pong(_) => self.pongs += 1,
 //!         }
 //!     }
-//!     fn on_timer(&mut self, ctx: &mut Context<'_, Msg>, _timer: TimerId, _tag: u64) {
+//!     fn on_timer(&mut self, ctx: &mut Context<Msg>, _timer: TimerId, _tag: u64) {
 //!         let peer = NodeId(1 - ctx.id().0);
 //!         ctx.send(peer, Msg::Ping(ctx.now().as_nanos()));
 //!         ctx.set_timer(ms(10), 0);
@@ -75,19 +75,25 @@
 //! }
 //!
 //! let mut world = World::<Msg>::builder(42)
-//!     .processes(2, |_| Box::new(Pinger { pongs: 0 }))
+//!     .processes(2, |_| Pinger { pongs: 0 })
 //!     .build();
 //! world.run_for(ms(105));
 //! assert_eq!(world.process::<Pinger>(NodeId(0)).map(|p| p.pongs), Some(10));
 //! ```
 
 pub mod check;
+pub mod checksum;
 pub mod cli;
+pub mod clock;
 pub mod disk;
+pub mod durable;
 pub mod fault;
 pub mod harness;
+mod id;
 pub mod net;
 pub mod node;
+pub mod observation;
+pub mod prelude;
 pub mod rng;
 pub mod runner;
 pub mod scenario;
@@ -101,13 +107,21 @@ pub mod world;
 
 pub use fault::{BuggifyConfig, ControlAction};
 pub use net::{Latency, LinkConfig, PartitionShape, WhenFull};
-pub use node::{
-    Context, Endpoint, Envelope, FaultPoints, NoFaults, NodeId, NodeStatus, Process, TimerId,
-};
+pub use node::{DownReason, Envelope, NodeApi, NodeId, NodeStatus, Process, Storage, TimerId};
+pub use observation::Observation;
 pub use rng::Stream;
 pub use runner::{TestOutcome, TestRun};
 pub use time::{ms, ns, secs, us, Duration, Instant};
 pub use topology::{DomainKind, NodeSpec, Topology};
 pub use trace::{Trace, Value};
 pub use wire::{Bytes, Codec, DecodeError, Encoded, Typed, Wire};
-pub use world::{Control, Limit, Outcome, World, WorldBuilder, WorldConfig};
+pub use workload::{Choice, Params, Registry};
+pub use world::{
+    AfterEvent, AppDisk, Context, Control, Endpoint, Limit, Outcome, World, WorldBuilder,
+    WorldConfig,
+};
+
+pub use orrery_macros::{Choice, Params};
+
+// The derives name `::orrery_sim`; this lets them work inside this crate too.
+extern crate self as orrery_sim;

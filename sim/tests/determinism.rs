@@ -1,7 +1,7 @@
 //! A run is a pure function of (binary, scenario, seed): the same seed gives the same
 //! fingerprint every time and on any thread; different seeds give different fingerprints.
 
-use orrery_sim::{
+use orrery_sim::{NodeApi, 
     ms, trace, Context, ControlAction, Instant, Latency, LinkConfig, NodeId, Process, TimerId,
     World,
 };
@@ -12,18 +12,18 @@ struct Chatter {
 }
 
 impl Process<u64> for Chatter {
-    fn on_start(&mut self, ctx: &mut Context<'_, u64>) {
+    fn on_start(&mut self, ctx: &mut Context<u64>) {
         let delay = ms(ctx.rng().uniform_u64(1, 5));
         ctx.set_timer(delay, 0);
     }
 
-    fn on_message(&mut self, ctx: &mut Context<'_, u64>, from: NodeId, message: u64) {
+    fn on_message(&mut self, ctx: &mut Context<u64>, from: NodeId, message: u64) {
         if message.is_multiple_of(3) {
             ctx.send(from, message + 1);
         }
     }
 
-    fn on_timer(&mut self, ctx: &mut Context<'_, u64>, _timer: TimerId, _tag: u64) {
+    fn on_timer(&mut self, ctx: &mut Context<u64>, _timer: TimerId, _tag: u64) {
         let n = ctx.n_nodes() as u64;
         let peer = NodeId(ctx.rng().below(n) as u32);
         self.sent += 1;
@@ -48,7 +48,7 @@ fn run(seed: u64, record_history: bool) -> (u64, Vec<u64>) {
         ..Default::default()
     };
     let mut world = World::<u64>::builder(seed)
-        .processes(5, |_| Box::new(Chatter { sent: 0 }))
+        .processes(5, |_| Chatter { sent: 0 })
         .link_default(link)
         .config(config)
         .build();

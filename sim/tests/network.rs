@@ -9,7 +9,7 @@
 use orrery_sim::net::{DropCause, LinkStats, SendError};
 use orrery_sim::trace::OwnedValue;
 use orrery_sim::wire::{FixedLayout, FixedMessage};
-use orrery_sim::{
+use orrery_sim::{NodeApi, 
     ms, us, Bytes, Context, Control, ControlAction, Duration, Encoded, Instant, Latency,
     LinkConfig, NodeId, PartitionShape, Process, WhenFull, Wire, World, WorldBuilder,
 };
@@ -541,14 +541,14 @@ struct Burst {
 }
 
 impl Process<u64> for Burst {
-    fn on_start(&mut self, ctx: &mut Context<'_, u64>) {
+    fn on_start(&mut self, ctx: &mut Context<u64>) {
         for message in 0..3 {
             let result = ctx.try_send(n(1), message);
             self.results.push(result);
         }
     }
 
-    fn on_message(&mut self, _ctx: &mut Context<'_, u64>, _from: NodeId, _message: u64) {}
+    fn on_message(&mut self, _ctx: &mut Context<u64>, _from: NodeId, _message: u64) {}
 }
 
 // Proves a full Reject link refuses the send with SendError::QueueFull through both
@@ -575,7 +575,7 @@ fn full_reject_queue_refuses_the_send() {
     assert_eq!(stats.queue_depth_max, 2);
 
     let mut world = World::<u64>::builder(22)
-        .processes(1, |_| Box::new(Burst::default()))
+        .processes(1, |_| Burst::default())
         .endpoints(1)
         .link(n(0), n(1), config)
         .build();

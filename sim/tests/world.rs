@@ -1,7 +1,7 @@
 //! The world's contract: event order, limits, node lifecycle (crash, restart, pause, resume),
 //! skewed clocks, pull-style endpoints and the trace fingerprint.
 
-use orrery_sim::{
+use orrery_sim::{NodeApi, Storage, 
     ms, secs, Context, ControlAction, Envelope, Instant, Limit, LinkConfig, NodeId, NodeStatus,
     Outcome, Process, TimerId, World, WorldConfig,
 };
@@ -23,14 +23,14 @@ enum Msg {
 }
 
 impl Process<Msg> for Probe {
-    fn on_start(&mut self, ctx: &mut Context<'_, Msg>) {
+    fn on_start(&mut self, ctx: &mut Context<Msg>) {
         self.started += 1;
         if let Some(period) = self.period {
             ctx.set_timer(period, 0);
         }
     }
 
-    fn on_message(&mut self, ctx: &mut Context<'_, Msg>, from: NodeId, message: Msg) {
+    fn on_message(&mut self, ctx: &mut Context<Msg>, from: NodeId, message: Msg) {
         self.local_times.push(ctx.now());
         if let Msg::Ping(n) = message {
             ctx.send(from, Msg::Pong(n));
@@ -38,7 +38,7 @@ impl Process<Msg> for Probe {
         self.received.push((from, message));
     }
 
-    fn on_timer(&mut self, ctx: &mut Context<'_, Msg>, _timer: TimerId, _tag: u64) {
+    fn on_timer(&mut self, ctx: &mut Context<Msg>, _timer: TimerId, _tag: u64) {
         self.timers += 1;
         self.local_times.push(ctx.now());
         if let Some(period) = self.period {
@@ -47,8 +47,8 @@ impl Process<Msg> for Probe {
     }
 }
 
-fn ticking(period_ms: u64) -> impl FnMut(NodeId) -> Box<dyn Process<Msg>> + Clone {
-    move |_| Box::new(Probe { period: Some(ms(period_ms)), ..Probe::default() })
+fn ticking(period_ms: u64) -> impl FnMut(NodeId) -> Probe + Clone {
+    move |_| Probe { period: Some(ms(period_ms)), ..Probe::default() }
 }
 
 fn probe(world: &World<Msg>, node: u32) -> &Probe {
@@ -238,7 +238,7 @@ struct Persister {
 }
 
 impl Process<Msg> for Persister {
-    fn on_start(&mut self, ctx: &mut Context<'_, Msg>) {
+    fn on_start(&mut self, ctx: &mut Context<Msg>) {
         let mut disk = ctx.disk();
         if !disk.exists("log").unwrap_or(false) {
             let _ = disk.create("log");
@@ -247,7 +247,7 @@ impl Process<Msg> for Persister {
         self.recovered = disk.read_all("log").unwrap_or_default();
     }
 
-    fn on_message(&mut self, ctx: &mut Context<'_, Msg>, from: NodeId, message: Msg) {
+    fn on_message(&mut self, ctx: &mut Context<Msg>, from: NodeId, message: Msg) {
         if let Msg::Ping(n) = message {
             let mut disk = ctx.disk();
             let _ = disk.append("log", &[n as u8]);
@@ -264,7 +264,7 @@ impl Process<Msg> for Persister {
 #[test]
 fn a_crash_inside_a_handler_discards_the_rest_of_it() {
     let mut world = World::<Msg>::builder(11)
-        .process("n0", |_| Box::new(Persister { recovered: Vec::new() }))
+        .process("n0", |_| Persister { recovered: Vec::new() })
         .endpoints(1)
         .record(true)
         .build();

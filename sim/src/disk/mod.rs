@@ -376,6 +376,16 @@ impl Disk {
         report
     }
 
+    /// The node's process ended (exit or abort) while the machine stayed up: the page cache
+    /// keeps every write, unsynced or not, as the operating system would; operations still
+    /// in flight are dropped (the process is gone before they complete); a new incarnation
+    /// counts its operations from 1 again. Armed crash points stay armed.
+    pub fn process_ended(&mut self) {
+        self.stats.in_flight_dropped += self.in_flight.len() as u64;
+        self.in_flight.clear();
+        self.operations_this_incarnation = 0;
+    }
+
     /// Counts an operation and checks the crash points; `Err(Crashed)` means the operation
     /// must not take effect.
     fn begin(&mut self, kind: DiskOpKind) -> Result<u64, DiskError> {

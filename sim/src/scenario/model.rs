@@ -10,7 +10,7 @@ use crate::net::LinkConfig;
 use crate::node::NodeId;
 use crate::time::{Duration, Instant};
 use crate::topology::Topology;
-use crate::workload::Params;
+use crate::workload::ParamMap;
 
 use super::plan::{Expect, Limits, Phases};
 
@@ -24,7 +24,7 @@ pub struct Scenario {
     pub(crate) link_default: LinkConfig,
     pub(crate) disk: DiskConfig,
     pub(crate) workload: String,
-    pub(crate) params: Params,
+    pub(crate) params: ParamMap,
     pub(crate) faults: Vec<FaultRule>,
     /// At most this many nodes crashed or paused at once; crashes beyond it are skipped.
     pub(crate) max_dead: Option<u32>,
@@ -60,7 +60,7 @@ impl Scenario {
     }
 
     /// The workload parameters, declared defaults filled in.
-    pub fn params(&self) -> &Params {
+    pub fn params(&self) -> &ParamMap {
         &self.params
     }
 

@@ -6,7 +6,7 @@ use crate::fault::{BuggifyConfig, ControlAction};
 use crate::net::LinkConfig;
 use crate::time::{Duration, Instant};
 use crate::topology::Topology;
-use crate::workload::Params;
+use crate::workload::ParamMap;
 
 /// The phases of a run: faults during `chaos`, then everything heals (partitions, clogs,
 /// fault rates, down or paused nodes), then `converge` must make every liveness check true
@@ -45,7 +45,7 @@ pub struct RunPlan {
     pub link_default: LinkConfig,
     pub disk: DiskConfig,
     pub workload: String,
-    pub params: Params,
+    pub params: ParamMap,
     /// Control actions and when they apply, sorted by time (stable for equal times).
     pub faults: Vec<(Instant, ControlAction)>,
     pub phases: Phases,

@@ -19,9 +19,10 @@ impl Workload for DeclaredOnly {
         "declares parameters and checks for scenario tests"
     }
     fn parameters(&self) -> Vec<ParamSpec> {
-        let spec = |name, kind, default| ParamSpec { name, kind, default, doc: "" };
+        let spec = |name, kind, default| ParamSpec { name, kind, default, doc: "", shrink: false };
+        let int = ParamKind::Int { min: i64::MIN, max: i64::MAX };
         vec![
-            spec("replicas", ParamKind::Int, ParamValue::Int(3)),
+            spec("replicas", int, ParamValue::Int(3)),
             spec("timeout", ParamKind::Duration, ParamValue::Duration(ms(100))),
             spec("buggy", ParamKind::Bool, ParamValue::Bool(false)),
             spec("ratio", ParamKind::Float, ParamValue::Float(0.5)),

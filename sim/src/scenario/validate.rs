@@ -15,7 +15,7 @@ use crate::net::{Latency, LinkConfig, PartitionShape, WhenFull};
 use crate::node::NodeId;
 use crate::time::{Duration, Instant};
 use crate::topology::{DomainKind, NodeSpec, Topology};
-use crate::workload::{ParamKind, ParamValue, Params, Registry};
+use crate::workload::{ParamKind, ParamMap, ParamValue, Registry};
 
 use super::diagnostics::Diagnostics;
 use super::error::ErrorKind;
@@ -510,7 +510,7 @@ impl Validator<'_, '_> {
         &mut self,
         file: &ScenarioFile,
         registry: &Registry,
-    ) -> (String, Params, Vec<String>) {
+    ) -> (String, ParamMap, Vec<String>) {
         let spec = &file.workload.value;
         let name = &spec.name;
         let Some(workload) = registry.get(&name.value) else {
@@ -522,10 +522,10 @@ impl Validator<'_, '_> {
                 format!("expected one of {known}")
             };
             self.error(ErrorKind::Reference, &name.referenced, message, &expected);
-            return (name.value.clone(), Params::new(), Vec::new());
+            return (name.value.clone(), ParamMap::new(), Vec::new());
         };
         let declared = workload.parameters();
-        let mut params: Params =
+        let mut params: ParamMap =
             declared.iter().map(|p| (p.name.to_string(), p.default.clone())).collect();
         for (key, value) in &spec.params.0 {
             let Some(param) = declared.iter().find(|p| p.name == key.value) else {
@@ -544,12 +544,22 @@ impl Validator<'_, '_> {
                     params.insert(key.value.clone(), parsed);
                 }
                 None => {
-                    let message = format!(
-                        "parameter `{}` of workload `{}` is not of type {}",
-                        key.value,
-                        name.value,
-                        param.kind.name()
-                    );
+                    let message = match (&value.value, param.kind) {
+                        (ScalarFile::Text(text), ParamKind::Choice(_)) => format!(
+                            "parameter `{}` of workload `{}` has no choice `{text}`",
+                            key.value, name.value
+                        ),
+                        (ScalarFile::Int(v), ParamKind::Int { .. }) => format!(
+                            "parameter `{}` of workload `{}` is out of range: {v}",
+                            key.value, name.value
+                        ),
+                        _ => format!(
+                            "parameter `{}` of workload `{}` is not of type {}",
+                            key.value,
+                            name.value,
+                            param.kind.name()
+                        ),
+                    };
                     let expected = format!("expected {}", param.kind.name());
                     self.error(ErrorKind::Value, &value.referenced, message, &expected);
                 }
@@ -572,6 +582,17 @@ impl Validator<'_, '_> {
                 self.error(ErrorKind::Conflict, &check.referenced, message, "expected each once");
             } else {
                 checks.push(check.value.clone());
+            }
+        }
+        if !self.d.has_errors() {
+            for problem in workload.validate(&params, &self.topology) {
+                let at = problem
+                    .param
+                    .as_deref()
+                    .and_then(|param| spec.params.0.iter().find(|(key, _)| key.value == param))
+                    .map_or(file.workload.referenced, |(_, value)| value.referenced);
+                let expected = "expected a workload setup this workload can run";
+                self.error(ErrorKind::Conflict, &at, problem.message, expected);
             }
         }
         (name.value.clone(), params, checks)
@@ -1244,17 +1265,21 @@ pub(crate) fn parse_seed_range(text: &str) -> Option<std::ops::Range<u64>> {
 
 /// A scalar as the declared parameter type reads it; `None` if it does not fit.
 fn param_value(kind: ParamKind, value: &ScalarFile) -> Option<ParamValue> {
-    match (kind, value) {
-        (ParamKind::Int, ScalarFile::Int(v)) => Some(ParamValue::Int(*v)),
-        (ParamKind::Float, ScalarFile::Int(v)) => Some(ParamValue::Float(*v as f64)),
-        (ParamKind::Float, ScalarFile::Float(v)) if v.is_finite() => Some(ParamValue::Float(*v)),
-        (ParamKind::Bool, ScalarFile::Bool(v)) => Some(ParamValue::Bool(*v)),
-        (ParamKind::Duration, ScalarFile::Text(text)) => {
-            text.parse().ok().map(ParamValue::Duration)
+    let value = match (kind, value) {
+        (ParamKind::Int { .. }, ScalarFile::Int(v)) => ParamValue::Int(*v),
+        (ParamKind::Float, ScalarFile::Int(v)) => ParamValue::Float(*v as f64),
+        (ParamKind::Float, ScalarFile::Float(v)) => ParamValue::Float(*v),
+        (ParamKind::Bool, ScalarFile::Bool(v)) => ParamValue::Bool(*v),
+        (ParamKind::Duration, ScalarFile::Text(text)) => ParamValue::Duration(text.parse().ok()?),
+        (ParamKind::Text | ParamKind::Choice(_), ScalarFile::Text(text)) => {
+            ParamValue::Text(text.clone())
         }
-        (ParamKind::Text, ScalarFile::Text(text)) => Some(ParamValue::Text(text.clone())),
-        _ => None,
-    }
+        // A choice named like a boolean or a number (`mode: off`, `level: 2`) is its text.
+        (ParamKind::Choice(_), ScalarFile::Bool(v)) => ParamValue::Text(v.to_string()),
+        (ParamKind::Choice(_), ScalarFile::Int(v)) => ParamValue::Text(v.to_string()),
+        _ => return None,
+    };
+    kind.accepts(&value).then_some(value)
 }
 
 /// A node-targeted action, made concrete when its target is a single named node.

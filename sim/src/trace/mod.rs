@@ -78,7 +78,7 @@ impl From<NodeId> for Value<'_> {
 }
 
 /// An owned field value, as kept in a recorded trace.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum OwnedValue {
     U64(u64),
     I64(i64),
@@ -346,6 +346,8 @@ pub enum Kind {
     Hold = 15,
     Release = 16,
     Limit = 17,
+    Observe = 18,
+    End = 19,
 }
 
 /// Where two fingerprint histories first differ.

@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
-use orrery_sim::{Context, NodeId, Process};
+use orrery_sim::{NodeApi, Context, NodeId, Process};
 
 use super::ledger::Ledger;
 use super::Message;
@@ -29,7 +29,7 @@ impl Consumer {
 }
 
 impl Process<Message> for Consumer {
-    fn on_message(&mut self, ctx: &mut Context<'_, Message>, from: NodeId, message: Message) {
+    fn on_message(&mut self, ctx: &mut Context<Message>, from: NodeId, message: Message) {
         if let Message::Event { nonce, seq, payload } = message {
             if self.applied.entry(nonce).or_default().insert(seq) {
                 self.ledger.borrow_mut().took_effect(payload);

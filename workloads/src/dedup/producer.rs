@@ -26,7 +26,7 @@ use std::collections::BTreeSet;
 use std::rc::Rc;
 
 use orrery_sim::disk::DiskError;
-use orrery_sim::{Context, Duration, NodeId, Process, TimerId};
+use orrery_sim::{NodeApi, Context, Duration, NodeId, Process, TimerId};
 
 use super::ledger::{Ledger, Payload};
 use super::state::{best_slot, damaged_slots, State, SLOT_STRIDE_BYTES, STATE_PATH};
@@ -80,7 +80,7 @@ impl Producer {
         }
     }
 
-    fn recover(&mut self, ctx: &mut Context<'_, Message>) {
+    fn recover(&mut self, ctx: &mut Context<Message>) {
         let recovered = match read_state(ctx) {
             Ok((recovered, damaged_slots)) => {
                 self.damaged_slot_survived = damaged_slots > 0 && recovered.is_some();
@@ -113,7 +113,7 @@ impl Producer {
         ctx.set_timer(self.settings.resend_interval, TAG_RESEND);
     }
 
-    fn reserve_batch(&mut self, ctx: &mut Context<'_, Message>, state: State) {
+    fn reserve_batch(&mut self, ctx: &mut Context<Message>, state: State) {
         let full = self.unacked.len() as u64 >= self.settings.window;
         if full || state.next_seq >= self.settings.events {
             return;
@@ -141,24 +141,24 @@ impl Producer {
         }
     }
 
-    fn resend(&mut self, ctx: &mut Context<'_, Message>, nonce: u64) {
+    fn resend(&mut self, ctx: &mut Context<Message>, nonce: u64) {
         for seq in self.unacked.clone() {
             self.send(ctx, nonce, seq);
         }
     }
 
-    fn send(&self, ctx: &mut Context<'_, Message>, nonce: u64, seq: u64) {
+    fn send(&self, ctx: &mut Context<Message>, nonce: u64, seq: u64) {
         let payload = Payload { producer: ctx.id(), number: seq };
         ctx.send(self.consumer, Message::Event { nonce, seq, payload });
     }
 }
 
 impl Process<Message> for Producer {
-    fn on_start(&mut self, ctx: &mut Context<'_, Message>) {
+    fn on_start(&mut self, ctx: &mut Context<Message>) {
         self.recover(ctx);
     }
 
-    fn on_message(&mut self, _ctx: &mut Context<'_, Message>, _from: NodeId, message: Message) {
+    fn on_message(&mut self, _ctx: &mut Context<Message>, _from: NodeId, message: Message) {
         if let (Message::Ack { nonce, seq }, Some(state)) = (message, self.state) {
             if nonce == state.nonce {
                 self.unacked.remove(&seq);
@@ -166,7 +166,7 @@ impl Process<Message> for Producer {
         }
     }
 
-    fn on_timer(&mut self, ctx: &mut Context<'_, Message>, _timer: TimerId, tag: u64) {
+    fn on_timer(&mut self, ctx: &mut Context<Message>, _timer: TimerId, tag: u64) {
         match (tag, self.state) {
             (TAG_RECOVER, None) => self.recover(ctx),
             (TAG_BATCH, Some(state)) => {
@@ -184,7 +184,7 @@ impl Process<Message> for Producer {
 
 /// The state file made to exist with a durable name, its best valid slot if any, and how
 /// many slots are damaged. Safe to repeat after a failure part-way.
-fn read_state(ctx: &mut Context<'_, Message>) -> Result<(Option<(u64, State)>, usize), DiskError> {
+fn read_state(ctx: &mut Context<Message>) -> Result<(Option<(u64, State)>, usize), DiskError> {
     let mut disk = ctx.disk();
     if !disk.exists(STATE_PATH)? {
         match disk.create(STATE_PATH) {

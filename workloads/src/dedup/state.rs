@@ -8,7 +8,7 @@
 //! 32 bytes or less the slots share no sector; with larger sectors both slots sit in one
 //! sector, whose writes the disk keeps whole or not at all, so the argument still holds.
 
-use crate::checksum::fnv1a64;
+use orrery_sim::checksum::fnv1a64;
 
 /// The state file's name.
 pub const STATE_PATH: &str = "producer.state";

@@ -13,7 +13,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use orrery_sim::check::{Completion, Function, History, OperationRef, Value};
-use orrery_sim::{Context, Duration, Instant, NodeId, Process, TimerId};
+use orrery_sim::{NodeApi, Context, Duration, Instant, NodeId, Process, TimerId};
 
 use super::message::{Answer, Message, Op};
 
@@ -75,12 +75,12 @@ impl Client {
         Client { config, recorder, process, seq: 0, target: 0, pending: None, last_ok_at: None }
     }
 
-    fn think(&mut self, ctx: &mut Context<'_, Message>) {
+    fn think(&mut self, ctx: &mut Context<Message>) {
         let pause = ctx.rng().uniform_u64(0, self.config.think_time.as_nanos());
         ctx.set_timer(Duration::from_nanos(pause), TIMER_THINK);
     }
 
-    fn invoke(&mut self, ctx: &mut Context<'_, Message>) {
+    fn invoke(&mut self, ctx: &mut Context<Message>) {
         self.seq += 1;
         let key = ctx.rng().below(self.config.keys.max(1));
         let value = format!("{}.{} ", self.process, self.seq);
@@ -105,7 +105,7 @@ impl Client {
         self.send(ctx);
     }
 
-    fn send(&self, ctx: &mut Context<'_, Message>) {
+    fn send(&self, ctx: &mut Context<Message>) {
         let (Some(pending), Some(&server)) = (&self.pending, self.config.servers.get(self.target))
         else {
             return;
@@ -115,7 +115,7 @@ impl Client {
         ctx.send(server, request);
     }
 
-    fn complete(&mut self, ctx: &mut Context<'_, Message>, completion: Completion) {
+    fn complete(&mut self, ctx: &mut Context<Message>, completion: Completion) {
         let Some(pending) = self.pending.take() else { return };
         ctx.cancel_timer(pending.retry_timer);
         ctx.cancel_timer(pending.give_up_timer);
@@ -138,13 +138,13 @@ impl Client {
 }
 
 impl Process<Message> for Client {
-    fn on_start(&mut self, ctx: &mut Context<'_, Message>) {
+    fn on_start(&mut self, ctx: &mut Context<Message>) {
         let first = ctx.rng().below(self.config.servers.len().max(1) as u64);
         self.target = first as usize;
         self.think(ctx);
     }
 
-    fn on_message(&mut self, ctx: &mut Context<'_, Message>, from: NodeId, message: Message) {
+    fn on_message(&mut self, ctx: &mut Context<Message>, from: NodeId, message: Message) {
         let Message::Reply { session, seq, answer } = message else { return };
         let current = self.pending.as_ref().is_some_and(|p| p.seq == seq);
         if session != self.process || !current {
@@ -175,7 +175,7 @@ impl Process<Message> for Client {
         }
     }
 
-    fn on_timer(&mut self, ctx: &mut Context<'_, Message>, timer: TimerId, tag: u64) {
+    fn on_timer(&mut self, ctx: &mut Context<Message>, timer: TimerId, tag: u64) {
         match tag {
             TIMER_THINK if self.pending.is_none() => self.invoke(ctx),
             TIMER_RETRY => {

@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use orrery_sim::{Context, Duration, NodeId, Process, TimerId};
+use orrery_sim::{NodeApi, Context, Duration, NodeId, Process, TimerId};
 
 use super::kv::Kv;
 use super::log::Log;
@@ -85,7 +85,7 @@ impl Server {
         Server { config, replica: None }
     }
 
-    fn recover(&mut self, ctx: &mut Context<'_, Message>) {
+    fn recover(&mut self, ctx: &mut Context<Message>) {
         match storage::load(ctx) {
             Ok(durable) => {
                 let election_timer = set_election_timer(ctx, &self.config);
@@ -108,25 +108,25 @@ impl Server {
     }
 
     /// Forgets everything volatile and reads the disk again shortly.
-    fn fail(&mut self, ctx: &mut Context<'_, Message>) {
+    fn fail(&mut self, ctx: &mut Context<Message>) {
         self.replica = None;
         ctx.set_timer(RECOVER_RETRY, TIMER_RECOVER);
     }
 }
 
 impl Process<Message> for Server {
-    fn on_start(&mut self, ctx: &mut Context<'_, Message>) {
+    fn on_start(&mut self, ctx: &mut Context<Message>) {
         self.recover(ctx);
     }
 
-    fn on_message(&mut self, ctx: &mut Context<'_, Message>, from: NodeId, message: Message) {
+    fn on_message(&mut self, ctx: &mut Context<Message>, from: NodeId, message: Message) {
         let Some(replica) = &mut self.replica else { return };
         if replica.on_message(ctx, &self.config, from, message).is_err() {
             self.fail(ctx);
         }
     }
 
-    fn on_timer(&mut self, ctx: &mut Context<'_, Message>, timer: TimerId, tag: u64) {
+    fn on_timer(&mut self, ctx: &mut Context<Message>, timer: TimerId, tag: u64) {
         let config = &self.config;
         let result = match (&mut self.replica, tag) {
             (None, TIMER_RECOVER) => {
@@ -150,7 +150,7 @@ impl Process<Message> for Server {
     }
 }
 
-fn set_election_timer(ctx: &mut Context<'_, Message>, config: &Config) -> TimerId {
+fn set_election_timer(ctx: &mut Context<Message>, config: &Config) -> TimerId {
     let (low, high) =
         (config.election_timeout_min.as_nanos(), config.election_timeout_max.as_nanos());
     let timeout = ctx.rng().uniform_u64(low, high.max(low));
@@ -162,14 +162,14 @@ impl Replica {
         matches!(self.role, Role::Leader { .. })
     }
 
-    fn reset_election_timer(&mut self, ctx: &mut Context<'_, Message>, config: &Config) {
+    fn reset_election_timer(&mut self, ctx: &mut Context<Message>, config: &Config) {
         ctx.cancel_timer(self.election_timer);
         self.election_timer = set_election_timer(ctx, config);
     }
 
     fn on_message(
         &mut self,
-        ctx: &mut Context<'_, Message>,
+        ctx: &mut Context<Message>,
         config: &Config,
         from: NodeId,
         message: Message,
@@ -213,7 +213,7 @@ impl Replica {
     /// Adopts `term` if newer, durably; returns whether it was.
     fn observe_term(
         &mut self,
-        ctx: &mut Context<'_, Message>,
+        ctx: &mut Context<Message>,
         config: &Config,
         term: u64,
     ) -> Result<bool, StorageError> {
@@ -227,7 +227,7 @@ impl Replica {
 
     fn on_request_vote(
         &mut self,
-        ctx: &mut Context<'_, Message>,
+        ctx: &mut Context<Message>,
         config: &Config,
         candidate: NodeId,
         term: u64,
@@ -256,7 +256,7 @@ impl Replica {
 
     fn on_vote(
         &mut self,
-        ctx: &mut Context<'_, Message>,
+        ctx: &mut Context<Message>,
         config: &Config,
         voter: NodeId,
         term: u64,
@@ -276,7 +276,7 @@ impl Replica {
 
     fn on_election_timeout(
         &mut self,
-        ctx: &mut Context<'_, Message>,
+        ctx: &mut Context<Message>,
         config: &Config,
     ) -> Result<(), StorageError> {
         if self.is_leader() {
@@ -296,7 +296,7 @@ impl Replica {
     }
 
     /// Asks every server that has not granted its vote yet (again, on every tick).
-    fn request_votes(&self, ctx: &mut Context<'_, Message>, config: &Config) {
+    fn request_votes(&self, ctx: &mut Context<Message>, config: &Config) {
         let Role::Candidate { votes } = &self.role else { return };
         let request = Message::RequestVote {
             term: self.term,
@@ -308,7 +308,7 @@ impl Replica {
         }
     }
 
-    fn become_leader(&mut self, ctx: &mut Context<'_, Message>, config: &Config) {
+    fn become_leader(&mut self, ctx: &mut Context<Message>, config: &Config) {
         let peers = config.servers.iter().filter(|&&peer| peer != ctx.id());
         self.role = Role::Leader {
             next_index: peers.clone().map(|&peer| (peer, self.log.last_index() + 1)).collect(),
@@ -320,7 +320,7 @@ impl Replica {
     }
 
     /// Heartbeats and replication from a leader; repeated vote requests from a candidate.
-    fn on_tick(&mut self, ctx: &mut Context<'_, Message>, config: &Config) {
+    fn on_tick(&mut self, ctx: &mut Context<Message>, config: &Config) {
         match &self.role {
             Role::Leader { next_index, .. } => {
                 let peers: Vec<NodeId> = next_index.keys().copied().collect();
@@ -333,7 +333,7 @@ impl Replica {
         }
     }
 
-    fn replicate_to(&self, ctx: &mut Context<'_, Message>, config: &Config, peer: NodeId) {
+    fn replicate_to(&self, ctx: &mut Context<Message>, config: &Config, peer: NodeId) {
         let Role::Leader { next_index, .. } = &self.role else { return };
         let next = next_index.get(&peer).copied().unwrap_or(1).clamp(1, self.log.last_index() + 1);
         let prev_log_index = next - 1;
@@ -350,7 +350,7 @@ impl Replica {
     #[allow(clippy::too_many_arguments)]
     fn on_append_entries(
         &mut self,
-        ctx: &mut Context<'_, Message>,
+        ctx: &mut Context<Message>,
         config: &Config,
         leader: NodeId,
         term: u64,
@@ -359,7 +359,7 @@ impl Replica {
         leader_commit: u64,
     ) -> Result<(), StorageError> {
         self.observe_term(ctx, config, term)?;
-        let refuse = |ctx: &mut Context<'_, Message>, term: u64, hint: u64| {
+        let refuse = |ctx: &mut Context<Message>, term: u64, hint: u64| {
             ctx.send(leader, Message::AppendReply { term, success: false, match_index: hint });
         };
         // A leader refuses a second leader of its term (only a planted bug makes one).
@@ -411,7 +411,7 @@ impl Replica {
 
     fn on_append_reply(
         &mut self,
-        ctx: &mut Context<'_, Message>,
+        ctx: &mut Context<Message>,
         config: &Config,
         peer: NodeId,
         term: u64,
@@ -446,7 +446,7 @@ impl Replica {
     /// Commits the highest index a quorum holds. Only an entry of the leader's own term may
     /// be committed by counting: an older one could still be overwritten (figure 8); it
     /// becomes committed with the first own-term entry after it.
-    fn advance_commit(&mut self, ctx: &mut Context<'_, Message>, config: &Config) {
+    fn advance_commit(&mut self, ctx: &mut Context<Message>, config: &Config) {
         let Role::Leader { match_index, .. } = &self.role else { return };
         let own_term_only = !config.bugs.commit_previous_term;
         let committed = (self.commit_index + 1..=self.log.last_index()).rev().find(|&index| {
@@ -461,7 +461,7 @@ impl Replica {
     }
 
     /// Applies committed entries in order; a leader answers the clients that asked.
-    fn apply(&mut self, ctx: &mut Context<'_, Message>) {
+    fn apply(&mut self, ctx: &mut Context<Message>) {
         while (self.applied.len() as u64) < self.commit_index {
             let index = self.applied.len() as u64 + 1;
             let Some(entry) = self.log.entry(index) else { break };
@@ -478,7 +478,7 @@ impl Replica {
 
     fn on_request(
         &mut self,
-        ctx: &mut Context<'_, Message>,
+        ctx: &mut Context<Message>,
         config: &Config,
         command: Command,
     ) -> Result<(), StorageError> {

@@ -8,7 +8,7 @@
 //! Raft's rule is that nothing is acknowledged before the sync returns.
 
 use orrery_sim::disk::DiskError;
-use orrery_sim::{Context, NodeId};
+use orrery_sim::{NodeApi, Context, NodeId};
 
 use super::log::{checksum, decode_records, encode_record, Log};
 use super::message::{Entry, Message};
@@ -42,7 +42,7 @@ pub struct Durable {
 
 /// Reads the persistent state, creating empty files on first boot and cutting a torn tail
 /// off the log.
-pub fn load(ctx: &mut Context<'_, Message>) -> Result<Durable, StorageError> {
+pub fn load(ctx: &mut Context<Message>) -> Result<Durable, StorageError> {
     let mut disk = ctx.disk();
     let mut created = false;
     for path in [META_PATH, LOG_PATH] {
@@ -70,7 +70,7 @@ pub fn load(ctx: &mut Context<'_, Message>) -> Result<Durable, StorageError> {
 
 /// Writes the term and vote; durable once `sync` is true and this returns.
 pub fn save_meta(
-    ctx: &mut Context<'_, Message>,
+    ctx: &mut Context<Message>,
     term: u64,
     voted_for: Option<NodeId>,
     sync: bool,
@@ -89,7 +89,7 @@ pub fn save_meta(
 
 /// Replaces the log after `last_kept` with `entries`, on disk and in `log`.
 pub fn write_entries(
-    ctx: &mut Context<'_, Message>,
+    ctx: &mut Context<Message>,
     log: &mut Log,
     last_kept: u64,
     entries: &[Entry],
@@ -114,7 +114,7 @@ pub fn write_entries(
 }
 
 /// Makes the log's writes durable.
-pub fn sync_log(ctx: &mut Context<'_, Message>) -> Result<(), StorageError> {
+pub fn sync_log(ctx: &mut Context<Message>) -> Result<(), StorageError> {
     ctx.disk().sync(LOG_PATH)?;
     Ok(())
 }

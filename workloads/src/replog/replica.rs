@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use orrery_sim::{Context, Duration, Instant, NodeId, Process, TimerId};
+use orrery_sim::{NodeApi, Context, Duration, Instant, NodeId, Process, TimerId};
 
 use super::log::Log;
 use super::message::{Entry, Message};
@@ -138,20 +138,20 @@ impl Replica {
         (0..self.n_nodes as u32).map(NodeId).filter(move |&node| node != me)
     }
 
-    fn broadcast(&self, ctx: &mut Context<'_, Message>, message: Message) {
+    fn broadcast(&self, ctx: &mut Context<Message>, message: Message) {
         for peer in self.peers() {
             ctx.send(peer, message.clone());
         }
     }
 
-    fn cancel_campaign(&mut self, ctx: &mut Context<'_, Message>) {
+    fn cancel_campaign(&mut self, ctx: &mut Context<Message>) {
         if let Some(timer) = self.campaign.take() {
             ctx.cancel_timer(timer);
         }
     }
 
     /// A newer epoch exists: whatever this node was, it now follows nobody in that epoch.
-    fn adopt_epoch(&mut self, ctx: &mut Context<'_, Message>, epoch: u64) {
+    fn adopt_epoch(&mut self, ctx: &mut Context<Message>, epoch: u64) {
         if self.role == Role::Leader {
             // A deposed leader gives the new one a full timeout to show up.
             self.heard_leader_at = ctx.now();
@@ -164,7 +164,7 @@ impl Replica {
         self.matched = self.log.commit();
     }
 
-    fn follow(&mut self, ctx: &mut Context<'_, Message>, leader: NodeId) {
+    fn follow(&mut self, ctx: &mut Context<Message>, leader: NodeId) {
         if self.leader != Some(leader) || self.role != Role::Follower {
             self.leader = Some(leader);
             self.role = Role::Follower;
@@ -176,7 +176,7 @@ impl Replica {
         self.cancel_campaign(ctx);
     }
 
-    fn become_leader(&mut self, ctx: &mut Context<'_, Message>) {
+    fn become_leader(&mut self, ctx: &mut Context<Message>) {
         let now = ctx.now();
         self.role = Role::Leader;
         self.leader = Some(self.me);
@@ -192,7 +192,7 @@ impl Replica {
         self.heartbeat(ctx);
     }
 
-    fn heartbeat(&self, ctx: &mut Context<'_, Message>) {
+    fn heartbeat(&self, ctx: &mut Context<Message>) {
         let heartbeat = Message::Heartbeat {
             epoch: self.epoch,
             tail: self.log.tail(),
@@ -203,7 +203,7 @@ impl Replica {
 
     /// The single writer appends one entry, unless too many already wait for a quorum and
     /// the entry is not `forced`.
-    fn append(&mut self, ctx: &mut Context<'_, Message>, forced: bool) {
+    fn append(&mut self, ctx: &mut Context<Message>, forced: bool) {
         let waiting = self.log.tail() - self.log.commit();
         if !forced
             && self.config.election == Election::EpochQuorum
@@ -242,7 +242,7 @@ impl Replica {
         }
     }
 
-    fn tick(&mut self, ctx: &mut Context<'_, Message>) {
+    fn tick(&mut self, ctx: &mut Context<Message>) {
         let now = ctx.now();
         let timeout = self.config.election_timeout();
         let ping = Message::Ping {
@@ -275,7 +275,7 @@ impl Replica {
 
     /// Survivors: this node and every peer heard from within the timeout, except the silent
     /// leader (and, with `nearest_rtt`, winners that never took over).
-    fn leader_silent(&mut self, ctx: &mut Context<'_, Message>) {
+    fn leader_silent(&mut self, ctx: &mut Context<Message>) {
         let now = ctx.now();
         let timeout = self.config.election_timeout();
         if let Some(silent) = self.leader.take().or(self.expected.take()) {
@@ -311,7 +311,7 @@ impl Replica {
 
     /// `epoch_quorum`: one pre-vote round; the next one follows a heartbeat later unless a
     /// leader shows up.
-    fn campaign(&mut self, ctx: &mut Context<'_, Message>) {
+    fn campaign(&mut self, ctx: &mut Context<Message>) {
         self.campaign = None;
         let (now, timeout) = (ctx.now(), self.config.election_timeout());
         if self.role == Role::Leader
@@ -334,7 +334,7 @@ impl Replica {
 
     fn on_vote_request(
         &mut self,
-        ctx: &mut Context<'_, Message>,
+        ctx: &mut Context<Message>,
         from: NodeId,
         pre: bool,
         epoch: u64,
@@ -361,7 +361,7 @@ impl Replica {
         ctx.send(from, Message::Vote { pre, epoch: self.epoch, granted });
     }
 
-    fn on_vote(&mut self, ctx: &mut Context<'_, Message>, from: NodeId, pre: bool, epoch: u64) {
+    fn on_vote(&mut self, ctx: &mut Context<Message>, from: NodeId, pre: bool, epoch: u64) {
         if pre && self.role != Role::Leader && self.campaign.is_some() {
             self.pre_votes.insert(from);
             self.pre_vote_epoch = self.pre_vote_epoch.max(epoch);
@@ -391,7 +391,7 @@ impl Replica {
 
     fn on_heartbeat(
         &mut self,
-        ctx: &mut Context<'_, Message>,
+        ctx: &mut Context<Message>,
         from: NodeId,
         tail: u64,
         commit: u64,
@@ -414,7 +414,7 @@ impl Replica {
 
     /// Asks the leader for the entries after `matched`; the same request is repeated only
     /// after a heartbeat interval (it or its answer may be lost), unless `again`.
-    fn pull(&mut self, ctx: &mut Context<'_, Message>, again: bool) {
+    fn pull(&mut self, ctx: &mut Context<Message>, again: bool) {
         let (Some(leader), now) = (self.leader, ctx.now()) else { return };
         let start = self.matched + 1;
         let recent = self.pulled.is_some_and(|(from, at)| {
@@ -428,7 +428,7 @@ impl Replica {
 
     fn on_entries(
         &mut self,
-        ctx: &mut Context<'_, Message>,
+        ctx: &mut Context<Message>,
         from: NodeId,
         start: u64,
         entries: Vec<Entry>,
@@ -454,7 +454,7 @@ impl Replica {
 }
 
 impl Process<Message> for Replica {
-    fn on_start(&mut self, ctx: &mut Context<'_, Message>) {
+    fn on_start(&mut self, ctx: &mut Context<Message>) {
         self.heard_leader_at = ctx.now();
         if self.role == Role::Leader {
             self.become_leader(ctx);
@@ -463,7 +463,7 @@ impl Process<Message> for Replica {
         ctx.set_timer(self.config.append_interval, APPEND);
     }
 
-    fn on_timer(&mut self, ctx: &mut Context<'_, Message>, _timer: TimerId, tag: u64) {
+    fn on_timer(&mut self, ctx: &mut Context<Message>, _timer: TimerId, tag: u64) {
         match tag {
             TICK => self.tick(ctx),
             APPEND => {
@@ -476,7 +476,7 @@ impl Process<Message> for Replica {
         }
     }
 
-    fn on_message(&mut self, ctx: &mut Context<'_, Message>, from: NodeId, message: Message) {
+    fn on_message(&mut self, ctx: &mut Context<Message>, from: NodeId, message: Message) {
         let now = ctx.now();
         self.rtt.heard(from, now);
         if let Some(epoch) = message.epoch() {

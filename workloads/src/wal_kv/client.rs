@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use orrery_sim::{Context, Duration, NodeId, Process, TimerId};
+use orrery_sim::{NodeApi, Context, Duration, NodeId, Process, TimerId};
 
 use super::ledger::Ledger;
 use super::Message;
@@ -21,11 +21,11 @@ pub struct Client {
 }
 
 impl Process<Message> for Client {
-    fn on_start(&mut self, ctx: &mut Context<'_, Message>) {
+    fn on_start(&mut self, ctx: &mut Context<Message>) {
         self.set_next_timer(ctx);
     }
 
-    fn on_message(&mut self, ctx: &mut Context<'_, Message>, _from: NodeId, message: Message) {
+    fn on_message(&mut self, ctx: &mut Context<Message>, _from: NodeId, message: Message) {
         // The ledger stands outside the system, so it stamps answers on the world's clock.
         let (client, now) = (ctx.id(), ctx.true_now());
         let mut ledger = self.ledger.borrow_mut();
@@ -39,7 +39,7 @@ impl Process<Message> for Client {
         }
     }
 
-    fn on_timer(&mut self, ctx: &mut Context<'_, Message>, _timer: TimerId, _tag: u64) {
+    fn on_timer(&mut self, ctx: &mut Context<Message>, _timer: TimerId, _tag: u64) {
         let key = ctx.rng().below(u64::from(self.keys)) as u32;
         let message = if ctx.rng().below(2) == 0 {
             let id = self.ledger.borrow_mut().invoke_put(key);
@@ -53,7 +53,7 @@ impl Process<Message> for Client {
 }
 
 impl Client {
-    fn set_next_timer(&mut self, ctx: &mut Context<'_, Message>) {
+    fn set_next_timer(&mut self, ctx: &mut Context<Message>) {
         let nanos = self.interval.as_nanos();
         let after = ctx.rng().uniform_u64(nanos / 2, nanos + nanos / 2);
         ctx.set_timer(Duration::from_nanos(after), 0);

@@ -7,7 +7,7 @@
 //! left by a lost write, or a record whose length field itself was torn all fail the check.
 //! FNV-1a starts from a non-zero basis, so an all-zero header never matches all-zero bytes.
 
-use crate::checksum::fnv1a64;
+use orrery_sim::checksum::fnv1a64;
 
 /// Bytes of the length and checksum in front of every payload.
 pub const HEADER_BYTES: usize = 12;

@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use orrery_sim::disk::DiskError;
-use orrery_sim::{Context, Duration, NodeId, Process, TimerId};
+use orrery_sim::{NodeApi, Context, Duration, NodeId, Process, TimerId};
 
 use super::record;
 use super::Message;
@@ -80,7 +80,7 @@ impl Server {
         }
     }
 
-    fn recover(&mut self, ctx: &mut Context<'_, Message>) {
+    fn recover(&mut self, ctx: &mut Context<Message>) {
         match replay_log(ctx) {
             Ok((entries, torn_tail_cut)) => {
                 self.records_replayed = entries.len();
@@ -102,7 +102,7 @@ impl Server {
 
     fn put(
         &mut self,
-        ctx: &mut Context<'_, Message>,
+        ctx: &mut Context<Message>,
         client: NodeId,
         id: u64,
         key: u32,
@@ -132,7 +132,7 @@ impl Server {
         }
     }
 
-    fn sync(&mut self, ctx: &mut Context<'_, Message>) {
+    fn sync(&mut self, ctx: &mut Context<Message>) {
         self.sync_timer_set = false;
         if !self.unsynced {
             return;
@@ -155,11 +155,11 @@ impl Server {
 }
 
 impl Process<Message> for Server {
-    fn on_start(&mut self, ctx: &mut Context<'_, Message>) {
+    fn on_start(&mut self, ctx: &mut Context<Message>) {
         self.recover(ctx);
     }
 
-    fn on_message(&mut self, ctx: &mut Context<'_, Message>, from: NodeId, message: Message) {
+    fn on_message(&mut self, ctx: &mut Context<Message>, from: NodeId, message: Message) {
         match message {
             Message::Put { id, .. } | Message::Get { id, .. } if !self.ready => {
                 ctx.send(from, Message::Unavailable { id })
@@ -172,7 +172,7 @@ impl Process<Message> for Server {
         }
     }
 
-    fn on_timer(&mut self, ctx: &mut Context<'_, Message>, _timer: TimerId, tag: u64) {
+    fn on_timer(&mut self, ctx: &mut Context<Message>, _timer: TimerId, tag: u64) {
         match tag {
             TAG_RECOVER => self.recover(ctx),
             _ => self.sync(ctx),
@@ -183,7 +183,7 @@ impl Process<Message> for Server {
 /// Recovery's disk work: the log's name made durable, the torn tail cut off and synced; returns
 /// the valid entries and whether there was a tail to cut. Safe to repeat after any failure
 /// part-way.
-fn replay_log(ctx: &mut Context<'_, Message>) -> Result<(Vec<(u32, u64)>, bool), DiskError> {
+fn replay_log(ctx: &mut Context<Message>) -> Result<(Vec<(u32, u64)>, bool), DiskError> {
     let mut disk = ctx.disk();
     if !disk.exists(LOG_PATH)? {
         match disk.create(LOG_PATH) {

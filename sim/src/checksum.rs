@@ -1,4 +1,5 @@
-//! The checksum the reference workloads frame their on-disk records with: FNV-1a (64-bit).
+//! The checksum on-disk records are framed with (the durable helpers, the reference
+//! workloads, production frames): FNV-1a (64-bit).
 //! Not cryptographic, but it catches what a simulated disk does to unsynced data (torn
 //! sectors, zeros where a write was lost) with overwhelming probability, and its non-zero
 //! starting basis means an all-zero record never carries a matching all-zero checksum.
