@@ -7,10 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use orrery_sim::disk::DiskStats;
-use orrery_sim::harness::Harness;
 use orrery_sim::runner::{sweep, Planner, SeedReport, SweepOptions};
 use orrery_sim::scenario::{load, Expect, RunPlan, Scenario};
-use orrery_sim::workload::{ParamValue, Setup, Simulation};
+use orrery_sim::workload::{ParamValue, Setup};
 use orrery_sim::{Instant, TestRun};
 
 /// The scenario file at `relative` (from the repository root).
@@ -32,14 +31,20 @@ pub fn assert_passes(relative: &str, seeds: Range<u64>) {
 
 /// Asserts the bug scenario at `relative` fails within its stated seeds, every failure being
 /// one of `checks` (not a panic or a limit), and that with the planted-bug parameter `flag`
-/// off the same seeds pass. Returns how many of the stated seeds found the bug, and of how
-/// many.
-pub fn assert_bug_found(relative: &str, flag: &'static str, checks: &[&str]) -> (usize, u64) {
+/// set to `off` the same seeds pass. Returns how many of the stated seeds found the bug, and
+/// of how many.
+pub fn assert_bug_found(
+    relative: &str,
+    flag: &'static str,
+    off: ParamValue,
+    checks: &[&str],
+) -> (usize, u64) {
     let bug = scenario(relative);
     let Expect::Fail { within_seeds } = bug.expect() else {
         panic!("{relative} must expect a failure");
     };
-    assert_eq!(bug.params().get(flag), Some(&ParamValue::Bool(true)), "{relative} sets {flag}");
+    let on = bug.params().get(flag).cloned();
+    assert!(on.is_some() && on != Some(off.clone()), "{relative} sets {flag}");
     let outcome = TestRun::file(path(relative), orrery_workloads::registry())
         .seeds(0..within_seeds)
         .assert_expected();
@@ -49,7 +54,7 @@ pub fn assert_bug_found(relative: &str, flag: &'static str, checks: &[&str]) -> 
         assert!(checks.contains(&check), "{relative} failed otherwise:\n{}", outcome.explain());
     }
     let correct = sweep_with(bug, 0..within_seeds, move |plan| {
-        plan.params.insert(flag.to_string(), ParamValue::Bool(false));
+        plan.params.insert(flag.to_string(), off.clone());
     });
     let failed: Vec<String> = correct
         .iter()
@@ -59,7 +64,7 @@ pub fn assert_bug_found(relative: &str, flag: &'static str, checks: &[&str]) -> 
         })
         .collect();
     assert!(failed.is_empty(), "{relative} without {flag} failed:\n{}", failed.join("\n"));
-    eprintln!("{flag}: found by {} of the first {within_seeds} seeds", found.len());
+    eprintln!("{flag} = {}: found by {} of the first {within_seeds} seeds", on.unwrap_or(ParamValue::Bool(true)), found.len());
     (found.len(), within_seeds)
 }
 
@@ -80,14 +85,11 @@ fn sweep_with(
     sweep(planner, &seeds, registry, SweepOptions::default(), |_, _, _| {})
 }
 
-/// Disk statistics of every node summed over `seeds` of the scenario's chaos phase, built by
-/// a workload's public `build` so the test can look inside the world.
-pub fn chaos_disk_stats<M: Clone + std::fmt::Debug + 'static>(
-    path: &str,
-    seeds: Range<u64>,
-    build: impl Fn(&RunPlan, &Setup<'_>) -> Result<Harness<M>, String>,
-) -> DiskStats {
+/// Disk statistics of every node summed over `seeds` of the scenario's chaos phase.
+pub fn chaos_disk_stats(path: &str, seeds: Range<u64>) -> DiskStats {
     let scenario = scenario(path);
+    let registry = orrery_workloads::registry();
+    let workload = registry.get(scenario.workload()).expect("registered workload");
     let mut total = DiskStats::default();
     for seed in seeds {
         let plan = scenario.sample(seed);
@@ -98,12 +100,12 @@ pub fn chaos_disk_stats<M: Clone + std::fmt::Debug + 'static>(
             recording: false,
             fingerprint_history: false,
         };
-        let mut harness = build(&plan, &setup).expect("the plan builds");
+        let mut simulation = workload.instantiate(&plan, &setup).expect("the plan builds");
         for (at, action) in &plan.faults {
-            harness.schedule(*at, action.clone());
+            simulation.schedule(*at, action.clone());
         }
-        harness.run_until_time(Instant::ZERO + plan.phases.chaos);
-        total.merge(&harness.world().disk_stats());
+        simulation.run_until_time(Instant::ZERO + plan.phases.chaos);
+        total.merge(&simulation.disk_stats());
     }
     total
 }
