@@ -2,7 +2,7 @@
 //! timers, no messages) and a message-heavy one (every node sends to every other on a timer).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use orrery_sim::{NodeApi, ms, us, Context, NodeId, Process, TimerId, World};
+use orrery_sim::{ms, us, Context, NodeApi, NodeId, Process, TimerId, World};
 
 /// Re-arms a timer forever; with `fanout`, also sends to every other node on each tick.
 struct Ticker {
@@ -30,8 +30,7 @@ impl Process<u64> for Ticker {
 }
 
 fn run(nodes: usize, fanout: bool) -> u64 {
-    let mut world =
-        World::<u64>::builder(1).processes(nodes, move |_| Ticker { fanout }).build();
+    let mut world = World::<u64>::builder(1).processes(nodes, move |_| Ticker { fanout }).build();
     world.run_for(ms(100));
     world.events_processed()
 }

@@ -3,7 +3,7 @@
 //! nodes, 100,000 messages) so the suite stays fast; `ORRERY_SCALE=1 cargo test --release
 //! --test scale -- --nocapture` runs the full size (10,000 nodes, 1,000,000 messages).
 
-use orrery_sim::{NodeApi, ms, us, Context, NodeId, Process, World};
+use orrery_sim::{ms, us, Context, NodeApi, NodeId, Process, World};
 
 /// Sends `burst` messages to the next node at time zero; counts what it receives.
 struct Burst {
@@ -40,9 +40,8 @@ fn a_million_messages_in_flight_are_all_delivered() {
     let messages = n_nodes as u64 * burst;
 
     let before = resident_bytes();
-    let mut world = World::<u64>::builder(1)
-        .processes(n_nodes, move |_| Burst { burst, received: 0 })
-        .build();
+    let mut world =
+        World::<u64>::builder(1).processes(n_nodes, move |_| Burst { burst, received: 0 }).build();
     let built = resident_bytes();
     // Every node starts and sends at time zero; with 1 ms latency nothing arrives before 1 µs.
     world.run_for(us(1));

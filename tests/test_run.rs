@@ -48,11 +48,14 @@ struct FragileParams {
 }
 
 fn fragile() -> WorkloadDef<(), FragileParams> {
-    WorkloadDef::<(), FragileParams>::new("fragile", "processes that panic or hang at a seeded tick")
-        .role("*", |init| Fragile { ticks: 0, fatal_tick: None, hang: init.params.hang })
-        .sometimes("both nodes ticked", |run| {
-            run.world.processes_of::<Fragile>().all(|(_, fragile)| fragile.ticks > 0)
-        })
+    WorkloadDef::<(), FragileParams>::new(
+        "fragile",
+        "processes that panic or hang at a seeded tick",
+    )
+    .role("*", |init| Fragile { ticks: 0, fatal_tick: None, hang: init.params.hang })
+    .sometimes("both nodes ticked", |run| {
+        run.world.processes_of::<Fragile>().all(|(_, fragile)| fragile.ticks > 0)
+    })
 }
 
 fn registry() -> Registry {
@@ -168,7 +171,7 @@ fn a_bad_scenario_fails_the_test_with_its_location() {
     let message = assertion_message(|| {
         TestRun::yaml(
             "bad.yaml",
-            "name: x\ntopology: {count: 2}\nworkload: {name: nope}\n",
+            "name: x\ntopology: {count: 2}\nworkload: {name: nope}\nphases: {chaos: 1s}\n",
             registry(),
         )
         .run();

@@ -8,8 +8,9 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use orrery_sim::{NodeApi, 
-    ms, Context, Latency, LinkConfig, NodeId, PartitionShape, Process, TimerId, WhenFull, World,
+use orrery_sim::{
+    ms, Context, Latency, LinkConfig, NodeApi, NodeId, PartitionShape, Process, TimerId, WhenFull,
+    World,
 };
 
 /// W1: round trips client -> server -> client.

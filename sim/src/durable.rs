@@ -286,7 +286,12 @@ impl Storage for crate::disk::Disk {
     fn append(&mut self, path: &str, data: &[u8]) -> Result<u64, DiskError> {
         crate::disk::Disk::append(self, path, data)
     }
-    fn read(&mut self, path: &str, offset_bytes: u64, length_bytes: u64) -> Result<Vec<u8>, DiskError> {
+    fn read(
+        &mut self,
+        path: &str,
+        offset_bytes: u64,
+        length_bytes: u64,
+    ) -> Result<Vec<u8>, DiskError> {
         crate::disk::Disk::read(self, path, offset_bytes, length_bytes)
     }
     fn length_bytes(&mut self, path: &str) -> Result<u64, DiskError> {
@@ -321,7 +326,8 @@ mod tests {
     use crate::disk::{Disk, DiskConfig, UnsyncedOnCrash};
 
     fn disk(seed: u64, mode: UnsyncedOnCrash) -> Disk {
-        let config = DiskConfig { crash_unsynced: mode, sector_size_bytes: 4, ..DiskConfig::default() };
+        let config =
+            DiskConfig { crash_unsynced: mode, sector_size_bytes: 4, ..DiskConfig::default() };
         Disk::new(seed, 0, config).expect("valid config")
     }
 
@@ -330,7 +336,12 @@ mod tests {
     #[test]
     fn a_log_recovers_a_prefix_after_any_crash() {
         for seed in 0..40 {
-            for mode in [UnsyncedOnCrash::Lost, UnsyncedOnCrash::Torn, UnsyncedOnCrash::Kept, UnsyncedOnCrash::Random] {
+            for mode in [
+                UnsyncedOnCrash::Lost,
+                UnsyncedOnCrash::Torn,
+                UnsyncedOnCrash::Kept,
+                UnsyncedOnCrash::Random,
+            ] {
                 let mut disk = disk(seed, mode);
                 let (mut log, empty) = DurableLog::<String>::open(&mut disk, "log").expect("open");
                 assert!(empty.is_empty());
@@ -338,7 +349,8 @@ mod tests {
                     log.append(&mut disk, &value.to_string()).expect("append");
                 }
                 log.sync(&mut disk).expect("sync");
-                log.append(&mut disk, &"unsynced and long enough to tear".to_string()).expect("append");
+                log.append(&mut disk, &"unsynced and long enough to tear".to_string())
+                    .expect("append");
                 disk.crash();
                 let (log, records) = DurableLog::<String>::open(&mut disk, "log").expect("recover");
                 assert!(records.len() == 3 || records.len() == 4, "{mode:?} {records:?}");

@@ -18,12 +18,21 @@ pub enum ControlAction {
     /// Power loss: volatile state, timers, held inbound work and unsynced disk data (per the
     /// disk's crash contract) are gone. The node stays down until restarted.
     Crash(NodeId),
+    /// A crash whose node boots again `after` it (`restart_after` in a scenario).
+    CrashAndRestart {
+        node: NodeId,
+        after: Duration,
+    },
     /// Boots the node with its factory (crashing it first if it is up).
     Restart(NodeId),
-    /// Brings a node back to health if it is not: restarts it if down, resumes it if
-    /// paused, brings its interface up, resets its clock and disarms a pending crash point
-    /// (`CrashAtDiskOperation`). Does nothing else to a healthy node.
-    Recover(NodeId),
+    /// Boots the node if it is down; does nothing (and is not traced) otherwise.
+    Start(NodeId),
+    /// Removes every trigger (faults that follow the protocol): the chaos phase is over.
+    /// Does nothing (and is not traced) if there are none.
+    StopTriggers,
+    /// Disarms a crash point armed on the node's disk (`CrashAtDiskOperation`) that has not
+    /// fired; does nothing (and is not traced) if none is armed.
+    DisarmCrashPoint(NodeId),
     /// Freezes the node: no timers, no deliveries; inbound events are held.
     Pause(NodeId),
     /// Unfreezes the node; held events are processed now, in their original order.
@@ -84,16 +93,36 @@ pub enum ControlAction {
     CrashAtDiskOperation {
         node: NodeId,
         operation: u64,
+        /// Boots the node again this long after the power loss (else it stays down).
+        restart_after: Option<Duration>,
     },
+    /// `action` aimed at the node that holds `role` now (see `NodeApi::hold_role`), or as
+    /// `otherwise` says when no live node holds it. The action's own node is a placeholder.
+    ToRoleHolder {
+        role: String,
+        otherwise: RoleFallback,
+        action: Box<ControlAction>,
+    },
+}
+
+/// Whom an action aimed at a role holder hits when no live node holds the role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoleFallback {
+    /// Nobody: the action is skipped (traced as skipped).
+    Skip,
+    /// One of these nodes, drawn from the world's `fault.role_fallback` stream.
+    Random(Vec<NodeId>),
 }
 
 impl ControlAction {
     /// The trace kind of the action.
     pub fn kind(&self) -> &'static str {
         match self {
-            ControlAction::Crash(_) => "crash",
+            ControlAction::Crash(_) | ControlAction::CrashAndRestart { .. } => "crash",
             ControlAction::Restart(_) => "restart",
-            ControlAction::Recover(_) => "recover",
+            ControlAction::Start(_) => "start",
+            ControlAction::DisarmCrashPoint(_) => "disarm_crash_point",
+            ControlAction::StopTriggers => "stop_triggers",
             ControlAction::Pause(_) => "pause",
             ControlAction::Resume(_) => "resume",
             ControlAction::SetClock { .. } => "set_clock",
@@ -111,6 +140,65 @@ impl ControlAction {
             ControlAction::SetCapacity(_) => "set_capacity",
             ControlAction::SetDisk { .. } => "set_disk",
             ControlAction::CrashAtDiskOperation { .. } => "crash_at_disk_operation",
+            ControlAction::ToRoleHolder { action, .. } => action.kind(),
+        }
+    }
+
+    /// The same action aimed at `node` (for actions about one node; others are unchanged).
+    pub fn with_node(&self, node: NodeId) -> ControlAction {
+        let mut action = self.clone();
+        match &mut action {
+            ControlAction::Crash(n)
+            | ControlAction::CrashAndRestart { node: n, .. }
+            | ControlAction::Restart(n)
+            | ControlAction::Start(n)
+            | ControlAction::DisarmCrashPoint(n)
+            | ControlAction::Pause(n)
+            | ControlAction::Resume(n)
+            | ControlAction::SetClock { node: n, .. }
+            | ControlAction::SetNodeUp { node: n, .. }
+            | ControlAction::ClogNode { node: n, .. }
+            | ControlAction::CrashAtDiskOperation { node: n, .. }
+            | ControlAction::Partition { shape: PartitionShape::Isolate(n), .. } => *n = node,
+            ControlAction::SetDisk { node: n, .. } => *n = Some(node),
+            ControlAction::ToRoleHolder { action: inner, .. } => **inner = inner.with_node(node),
+            _ => {}
+        }
+        action
+    }
+
+    /// What healing does to one node: each one-thing action that brings it back (a start if
+    /// down, a resume if paused, its interface up, a pending crash point disarmed). Actions
+    /// with nothing to do change and trace nothing. Clock skew stays: it is the node's.
+    pub fn heal_node(node: NodeId) -> [ControlAction; 4] {
+        [
+            ControlAction::Start(node),
+            ControlAction::Resume(node),
+            ControlAction::SetNodeUp { node, up: true },
+            ControlAction::DisarmCrashPoint(node),
+        ]
+    }
+
+    /// The same action with a restart `after` it, for the actions that crash a node (a
+    /// crash, a crash point, either aimed at a role holder); others are unchanged.
+    pub fn with_restart(&self, after: Duration) -> ControlAction {
+        match self {
+            ControlAction::Crash(node) => ControlAction::CrashAndRestart { node: *node, after },
+            ControlAction::CrashAtDiskOperation { node, operation, .. } => {
+                ControlAction::CrashAtDiskOperation {
+                    node: *node,
+                    operation: *operation,
+                    restart_after: Some(after),
+                }
+            }
+            ControlAction::ToRoleHolder { role, otherwise, action } => {
+                ControlAction::ToRoleHolder {
+                    role: role.clone(),
+                    otherwise: otherwise.clone(),
+                    action: Box::new(action.with_restart(after)),
+                }
+            }
+            other => other.clone(),
         }
     }
 
@@ -118,8 +206,10 @@ impl ControlAction {
     pub fn node(&self) -> Option<NodeId> {
         match self {
             ControlAction::Crash(node)
+            | ControlAction::CrashAndRestart { node, .. }
             | ControlAction::Restart(node)
-            | ControlAction::Recover(node)
+            | ControlAction::Start(node)
+            | ControlAction::DisarmCrashPoint(node)
             | ControlAction::Pause(node)
             | ControlAction::Resume(node)
             | ControlAction::SetClock { node, .. }
@@ -153,12 +243,66 @@ impl ControlAction {
             ControlAction::SetLink { from, to, config } => Some(format!("{from}->{to} {config:?}")),
             ControlAction::SetCapacity(capacity) => Some(format!("packets={capacity}")),
             ControlAction::SetDisk { config, .. } => Some(format!("{config:?}")),
-            ControlAction::CrashAtDiskOperation { operation, .. } => {
-                Some(format!("operation={operation}"))
+            ControlAction::CrashAtDiskOperation { operation, restart_after, .. } => {
+                Some(match restart_after {
+                    Some(after) => format!("operation={operation} restart_after={after}"),
+                    None => format!("operation={operation}"),
+                })
             }
+            ControlAction::CrashAndRestart { after, .. } => Some(format!("restart_after={after}")),
+            ControlAction::ToRoleHolder { role, action, .. } => Some(match action.describe() {
+                Some(text) => format!("holder_of={role} {text}"),
+                None => format!("holder_of={role}"),
+            }),
             _ => None,
         }
     }
+}
+
+/// A fault that follows the protocol: when a process observes (or records) an event of kind
+/// `event`, the fault fires with `probability`, at most `budget` times in the run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trigger {
+    /// The rule's name, for the trace.
+    pub name: String,
+    /// The observation or record kind that pulls the trigger.
+    pub event: String,
+    /// Only these observing nodes pull it (every node when `None`).
+    pub nodes: Option<Vec<NodeId>>,
+    /// Chance that a matching event fires it (drawn from `fault.trigger[name]`).
+    pub probability: f64,
+    /// At most this many firings per run.
+    pub budget: Option<u32>,
+    /// Whether the fault strikes before the rest of the callback or after all of it.
+    pub when: TriggerWhen,
+    /// What to do. If `at_observer`, its node is replaced by the observing node.
+    pub action: ControlAction,
+    /// Aim `action` at the node that observed the event.
+    pub at_observer: bool,
+    /// For a crash: boot the node again after a delay in this range (drawn from
+    /// `fault.trigger[name].restart`); otherwise it stays down.
+    pub restart_after: Option<(Duration, Duration)>,
+}
+
+/// When a triggered fault strikes relative to the callback that pulled it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TriggerWhen {
+    /// At the observation: the node loses power there, and the rest of the callback's
+    /// effects (its sends, timers, disk writes) vanish. Only for crashes of the observer.
+    Before,
+    /// Once the callback returns: its sends are out, then the fault applies.
+    After,
+}
+
+/// How nodes the world has not been told to restart come back: a supervisor that boots a
+/// node again after a delay drawn from `supervisor[node]` whenever it loses power at a disk
+/// crash point, exits or aborts (a crash fault restarts only if it says `restart_after`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Supervisor {
+    /// Shortest delay before the restart.
+    pub restart_after_min: Duration,
+    /// Longest delay before the restart.
+    pub restart_after_max: Duration,
 }
 
 /// Buggify settings of a run (FoundationDB's defaults: a quarter of the sites on, each

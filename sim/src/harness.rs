@@ -63,6 +63,11 @@ pub fn build_world<M: Debug + 'static, W: Wire<M>>(
     if setup.fingerprint_history {
         world.trace_mut().enable_fingerprint_history();
     }
+    world.set_max_dead(plan.max_dead);
+    world.set_supervisor(plan.supervisor);
+    for trigger in &plan.triggers {
+        world.add_trigger(trigger.clone());
+    }
     Ok(world)
 }
 
@@ -84,6 +89,9 @@ impl<M, P, W: Wire<M>> Installed<M, P, W> {
 }
 
 type SometimesPredicate<M, P, W> = Arc<dyn Fn(&Run<'_, M, P, W>) -> bool + Send + Sync>;
+
+/// A check's declaration with the logic built for one run.
+pub type CheckInstance<M, P, W> = (CheckSpec, Box<dyn CheckLogic<M, P, W>>);
 
 /// The run's checks and sometimes-points, apart from the world so both can be borrowed at
 /// once while the world runs.
@@ -158,7 +166,7 @@ impl<M: Debug + 'static, P, W: Wire<M>> Harness<M, P, W> {
     pub fn new(
         mut world: World<M, W>,
         info: RunInfo<P>,
-        checks: Vec<(CheckSpec, Box<dyn CheckLogic<M, P, W>>)>,
+        checks: Vec<CheckInstance<M, P, W>>,
         sometimes: Vec<(&'static str, SometimesPredicate<M, P, W>)>,
     ) -> Self {
         let observing = checks.iter().any(|(_, logic)| logic.observes());
@@ -232,6 +240,18 @@ impl<M: Debug + 'static, P, W: Wire<M>> Simulation for Harness<M, P, W> {
         };
         let run = self.info.view(&self.world);
         self.checks.installed[index].verdict(&run)
+    }
+
+    fn mark_phase(&mut self, name: &str) {
+        self.world.mark_phase(name);
+    }
+
+    fn finish(&mut self, reason: &str, detail: Option<String>) {
+        let detail = match self.world.panicked_node() {
+            Some(node) => Some(format!("in {node}: {}", detail.unwrap_or_default())),
+            None => detail,
+        };
+        self.world.finish(reason, detail);
     }
 
     fn fingerprint(&self) -> u64 {

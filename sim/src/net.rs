@@ -44,6 +44,11 @@ pub enum Latency {
         slow_min: Duration,
         slow_max: Duration,
     },
+    /// Heavy-tailed: `min / U^(1/shape)` for a uniform draw `U`, capped at `max` (the mean is
+    /// finite for `shape > 1`, the variance for `shape > 2`).
+    Pareto { min: Duration, shape: f64, max: Duration },
+    /// `median * e^(sigma * N(0, 1))`, capped at `max`.
+    Lognormal { median: Duration, sigma: f64, max: Duration },
 }
 
 impl Latency {
@@ -66,6 +71,15 @@ impl Latency {
                     (slow_min.as_nanos(), slow_max.as_nanos()),
                 ))
             }
+            Latency::Pareto { min, shape, max } => {
+                let uniform = 1.0 - stream.unit_f64(); // in (0, 1]
+                let nanos = min.as_nanos() as f64 / libm::pow(uniform, 1.0 / shape);
+                Duration::from_nanos((nanos.min(max.as_nanos() as f64)) as u64)
+            }
+            Latency::Lognormal { median, sigma, max } => {
+                let nanos = median.as_nanos() as f64 * libm::exp(sigma * stream.normal(0.0, 1.0));
+                Duration::from_nanos((nanos.min(max.as_nanos() as f64)) as u64)
+            }
         }
     }
 
@@ -84,6 +98,24 @@ impl Latency {
                     Err("long-tail ranges must have min <= max".to_string())
                 } else if !(0.0..=1.0).contains(&slow_probability) {
                     Err(format!("slow_probability {slow_probability} is outside [0, 1]"))
+                } else {
+                    Ok(())
+                }
+            }
+            Latency::Pareto { min, shape, max } => {
+                if !(shape.is_finite() && shape > 0.0) {
+                    Err(format!("shape {shape} must be a positive number"))
+                } else if min > max {
+                    Err(format!("min {min} > max {max}"))
+                } else {
+                    Ok(())
+                }
+            }
+            Latency::Lognormal { median, sigma, max } => {
+                if !(sigma.is_finite() && sigma >= 0.0) {
+                    Err(format!("sigma {sigma} must be a number >= 0"))
+                } else if median > max {
+                    Err(format!("median {median} > max {max}"))
                 } else {
                     Ok(())
                 }
@@ -658,6 +690,11 @@ impl Network {
         self.link_clogs.retain(|_, until| *until > now);
         self.node_clogs.retain(|_, until| *until > now);
         before != self.link_clogs.len() + self.node_clogs.len()
+    }
+
+    /// Whether any clog is in force.
+    pub(crate) fn has_clogs(&self) -> bool {
+        !self.link_clogs.is_empty() || !self.node_clogs.is_empty()
     }
 
     pub(crate) fn unclog_all(&mut self) {

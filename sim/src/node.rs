@@ -120,6 +120,11 @@ pub trait NodeApi<M> {
         false
     }
 
+    /// Announces that this node holds `role` now (`leader`, `primary`...), or no longer.
+    /// Faults can aim at whoever holds a role ("crash the current leader"); a crash drops
+    /// every role. Traced in simulation; nothing in production.
+    fn hold_role(&mut self, _role: &'static str, _held: bool) {}
+
     /// This node's disk (see `Storage`; in simulation, `disk` for the crash contract).
     fn disk(&mut self) -> Self::Storage<'_>;
 

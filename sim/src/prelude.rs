@@ -4,6 +4,8 @@ pub use crate::durable::{DurableCell, DurableError, DurableLog};
 pub use crate::node::{NodeApi, NodeId, Process, Storage, TimerId};
 pub use crate::time::{ms, ns, secs, us, Duration, Instant};
 pub use crate::trace::Value;
-pub use crate::workload::{history, Agreement, Check, CheckKind, CheckResult, NodeInit, WorkloadDef};
+pub use crate::workload::{
+    history, Agreement, Check, CheckKind, CheckResult, NodeInit, WorkloadDef,
+};
 pub use crate::workload::{Choice, Params};
 pub use orrery_macros::{Choice, Params};

@@ -80,7 +80,8 @@ fn claims() -> WorkloadDef<Msg, ClaimParams> {
             Agreement::on("claim").key(&["term"]).value_is_node(),
         )
         .liveness("all_claimed", "every live node made its claims", |run| {
-            let short = run.world.processes_of::<Claimer>().find(|(_, c)| c.made < run.params.claims);
+            let short =
+                run.world.processes_of::<Claimer>().find(|(_, c)| c.made < run.params.claims);
             match short {
                 Some((node, c)) => Err(format!("{node} made {} claims", c.made)),
                 None => Ok(()),
@@ -125,7 +126,10 @@ fn a_misspelt_check_cannot_pass() {
     let failing = scenario_with(", params: {bug: double_claim}");
     let report = run_seed(&failing, 0);
     let failure = report.failure.expect("the planted double claim is caught");
-    assert_eq!((failure.kind, failure.check.as_str()), (FailureKind::Invariant, "one_claim_per_term"));
+    assert_eq!(
+        (failure.kind, failure.check.as_str()),
+        (FailureKind::Invariant, "one_claim_per_term")
+    );
     assert!(failure.message.contains("`claim` disagrees for term=0"), "{}", failure.message);
 }
 
@@ -169,7 +173,8 @@ fn setup_problems_are_load_errors() {
     let mut registry = Registry::new();
     registry.register(only_servers);
     let text = "name: s\ntopology: {nodes: [{name: c0, role: client}]}\nworkload: {name: servers}\nphases: {chaos: 1s}\n";
-    let error = scenario::parse("s.yaml", text.as_bytes(), &registry).expect_err("invalid").to_string();
+    let error =
+        scenario::parse("s.yaml", text.as_bytes(), &registry).expect_err("invalid").to_string();
     assert!(error.contains("needs at least one node with role `server`"), "{error}");
     assert!(error.contains("runs no process for role `client`"), "{error}");
     assert!(error.contains("claims = 4 is more than 3"), "{error}");
@@ -254,8 +259,13 @@ fn durable_state_survives_crashes() {
         .into_iter()
         .enumerate()
     {
-        let disk = DiskConfig { crash_unsynced: mode, sector_size_bytes: 4, ..DiskConfig::default() };
-        let mut world = World::<u64>::builder(seed as u64).process("n0", |_| keeper()).endpoints(1).disk(disk).build();
+        let disk =
+            DiskConfig { crash_unsynced: mode, sector_size_bytes: 4, ..DiskConfig::default() };
+        let mut world = World::<u64>::builder(seed as u64)
+            .process("n0", |_| keeper())
+            .endpoints(1)
+            .disk(disk)
+            .build();
         for value in 1..=5 {
             world.endpoint(NodeId(1)).send(NodeId(0), value).expect("room");
             world.run_for(ms(5));
@@ -298,8 +308,11 @@ fn processes_exit_and_abort_themselves() {
         (false, "n0 exit code=3", DownReason::Exited(3)),
         (true, "n0 abort reason=disk I/O error", DownReason::Aborted("disk I/O error".into())),
     ] {
-        let mut world =
-            World::<u64>::builder(1).process("n0", move |_| Quitter { abort }).endpoints(1).record(true).build();
+        let mut world = World::<u64>::builder(1)
+            .process("n0", move |_| Quitter { abort })
+            .endpoints(1)
+            .record(true)
+            .build();
         world.endpoint(NodeId(1)).send(NodeId(0), 9).expect("room");
         world.run_for(ms(5));
         assert_eq!(world.status(NodeId(0)), NodeStatus::Down);
@@ -338,7 +351,9 @@ impl Process<Op> for Register {
                 self.value = v;
                 ctx.send(from, Op::WriteOk);
             }
-            Op::Read => ctx.send(from, Op::ReadOk(if self.stale { self.previous } else { self.value })),
+            Op::Read => {
+                ctx.send(from, Op::ReadOk(if self.stale { self.previous } else { self.value }))
+            }
             _ => {}
         }
     }

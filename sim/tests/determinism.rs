@@ -1,9 +1,9 @@
 //! A run is a pure function of (binary, scenario, seed): the same seed gives the same
 //! fingerprint every time and on any thread; different seeds give different fingerprints.
 
-use orrery_sim::{NodeApi, 
-    ms, trace, Context, ControlAction, Instant, Latency, LinkConfig, NodeId, Process, TimerId,
-    World,
+use orrery_sim::{
+    ms, trace, Context, ControlAction, Instant, Latency, LinkConfig, NodeApi, NodeId, Process,
+    TimerId, World,
 };
 
 /// Sends to random peers at random intervals, drawing everything from its own stream.

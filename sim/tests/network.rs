@@ -9,9 +9,9 @@
 use orrery_sim::net::{DropCause, LinkStats, SendError};
 use orrery_sim::trace::OwnedValue;
 use orrery_sim::wire::{FixedLayout, FixedMessage};
-use orrery_sim::{NodeApi, 
+use orrery_sim::{
     ms, us, Bytes, Context, Control, ControlAction, Duration, Encoded, Instant, Latency,
-    LinkConfig, NodeId, PartitionShape, Process, WhenFull, Wire, World, WorldBuilder,
+    LinkConfig, NodeApi, NodeId, PartitionShape, Process, WhenFull, Wire, World, WorldBuilder,
 };
 
 fn n(index: u32) -> NodeId {

@@ -1,9 +1,9 @@
 //! The world's contract: event order, limits, node lifecycle (crash, restart, pause, resume),
 //! skewed clocks, pull-style endpoints and the trace fingerprint.
 
-use orrery_sim::{NodeApi, Storage, 
-    ms, secs, Context, ControlAction, Envelope, Instant, Limit, LinkConfig, NodeId, NodeStatus,
-    Outcome, Process, TimerId, World, WorldConfig,
+use orrery_sim::{
+    ms, secs, Context, ControlAction, Envelope, Instant, Limit, LinkConfig, NodeApi, NodeId,
+    NodeStatus, Outcome, Process, Storage, TimerId, World, WorldConfig,
 };
 
 /// Counts what happened to it; re-arms a periodic timer; echoes `Ping(n)` as `Pong(n)`.

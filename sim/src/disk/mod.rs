@@ -184,6 +184,11 @@ impl Disk {
         self.crash_point_armed = Some(operation_index);
     }
 
+    /// Whether a crash point is armed and has not fired.
+    pub fn crash_point_armed(&self) -> bool {
+        self.crash_point_armed.is_some()
+    }
+
     pub fn disarm_crash_point(&mut self) {
         self.crash_point_armed = None;
     }

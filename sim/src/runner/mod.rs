@@ -125,6 +125,24 @@ pub fn run_plan(
     let mut simulation: Option<Box<dyn Simulation>> = None;
     let result =
         catch_unwind(AssertUnwindSafe(|| run_phases(plan, registry, options, &mut simulation)));
+    // A run that ends outside the event loop says why in its last trace line.
+    if let Some(sim) = simulation.as_mut() {
+        let stop = match &result {
+            Ok(Err(failure))
+                if failure.kind != FailureKind::Invariant && failure.kind != FailureKind::Limit =>
+            {
+                Some((
+                    format!("{}:{}", failure.kind.name(), failure.check),
+                    failure.message.clone(),
+                ))
+            }
+            Err(panic) => Some(("panic".to_string(), panic_text(panic.as_ref()))),
+            _ => None,
+        };
+        if let Some((reason, detail)) = stop {
+            let _ = catch_unwind(AssertUnwindSafe(|| sim.finish(&reason, Some(detail))));
+        }
+    }
     let (vtime, fingerprint, events, stats, trace) = match &simulation {
         Some(sim) => (
             sim.now(),
@@ -157,11 +175,7 @@ pub fn run_plan(
         Ok(Ok(unknown)) => report.unknown = unknown,
         Ok(Err(failure)) => report.failure = Some(failure),
         Err(panic) => {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "panic with a non-text payload".to_string());
+            let message = panic_text(panic.as_ref());
             report.failure = Some(Failure {
                 kind: FailureKind::Panic,
                 check: "panic".to_string(),
@@ -171,6 +185,15 @@ pub fn run_plan(
         }
     }
     (report, trace)
+}
+
+/// A panic's message.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic with a non-text payload".to_string())
 }
 
 fn outcome_failure(outcome: Outcome, now: Instant) -> Option<Failure> {
@@ -228,10 +251,13 @@ fn run_phases(
         return Err(failure);
     }
     // Heal: every fault stops, every node comes back.
-    for action in [ControlAction::Heal, ControlAction::Unclog, ControlAction::SetLoss(0.0)]
+    sim.mark_phase("heal");
+    let network = [ControlAction::Heal, ControlAction::Unclog, ControlAction::SetLoss(0.0)];
+    for action in [ControlAction::StopTriggers]
         .into_iter()
+        .chain(network)
         .chain([ControlAction::SetDuplicate(0.0), ControlAction::SetCorrupt(0.0)])
-        .chain((0..sim.n_nodes()).map(|i| ControlAction::Recover(NodeId(i as u32))))
+        .chain((0..sim.n_nodes()).flat_map(|i| ControlAction::heal_node(NodeId(i as u32))))
     {
         sim.apply(action);
     }
@@ -250,6 +276,7 @@ fn run_phases(
     let kinds = workload.checks();
     let kind_of = |name: &str| kinds.iter().find(|c| c.name == name).map(|c| c.kind);
     let deadline = heal_end + plan.phases.converge_deadline;
+    sim.mark_phase("converge");
     for check in plan.checks.iter().filter(|c| kind_of(c) == Some(CheckKind::Liveness)) {
         match sim.run_until_check(check, deadline) {
             Ok(true) => {}

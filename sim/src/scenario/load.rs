@@ -8,11 +8,11 @@ use serde_saphyr::MessageFormatter;
 
 use crate::workload::Registry;
 
+use super::compose::{compose, Override};
 use super::diagnostics::Diagnostics;
 use super::error::{ErrorKind, ScenarioErrors};
 use super::model::Scenario;
 use super::schema::ScenarioFile;
-use super::validate::validate;
 
 /// Scenario files larger than this are refused: a scenario is a page of settings, not data.
 pub const INPUT_BYTES_MAX: usize = 4 << 20;
@@ -21,6 +21,22 @@ const DEPTH_MAX: usize = 32;
 
 /// Reads and validates the scenario at `path` against the workloads of `registry`.
 pub fn load(path: &Path, registry: &Registry) -> Result<Scenario, ScenarioErrors> {
+    load_with(path, registry, &[])
+}
+
+/// Loads the scenario at `path` with command-line `overrides` laid over it (last wins).
+pub fn load_with(
+    path: &Path,
+    registry: &Registry,
+    overrides: &[Override],
+) -> Result<Scenario, ScenarioErrors> {
+    let name = path.display().to_string();
+    let bytes = read_file(path)?;
+    compose(&name, &bytes, path.parent(), overrides, registry)
+}
+
+/// A file's bytes, at most `INPUT_BYTES_MAX + 1` of them (more is refused when parsed).
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, ScenarioErrors> {
     let name = path.display().to_string();
     let mut bytes = Vec::new();
     let read = std::fs::File::open(path)
@@ -37,15 +53,26 @@ pub fn load(path: &Path, registry: &Registry) -> Result<Scenario, ScenarioErrors
         );
         return Err(ScenarioErrors::new(vec![error]));
     }
-    parse(&name, &bytes, registry)
+    Ok(bytes)
 }
 
-/// Parses and validates scenario source `text`; `source_name` names it in errors.
+/// Parses and validates scenario source `text`; `source_name` names it in errors. An
+/// `extends:` in it is read relative to the current directory.
 pub fn parse(
     source_name: &str,
     text: &[u8],
     registry: &Registry,
 ) -> Result<Scenario, ScenarioErrors> {
+    compose(source_name, text, None, &[], registry)
+}
+
+/// Checks one layer's bytes (size, UTF-8, not empty) and parses its YAML with `first_line - 1`
+/// blank lines in front, so its locations have their own line numbers (see `Diagnostics`).
+pub(crate) fn parse_layer<'t>(
+    source_name: &str,
+    text: &'t [u8],
+    first_line: u64,
+) -> Result<(&'t str, ScenarioFile), ScenarioErrors> {
     let input_error = |line, column, message: String, expected: &str, source: &str| {
         let diagnostics = Diagnostics::new(source_name, source);
         let error = diagnostics.error_at(ErrorKind::Input, line, column, 1, message, expected);
@@ -81,26 +108,21 @@ pub fn parse(
         with_snippet: false,
         strict_booleans: true,
     };
-    let mut diagnostics = Diagnostics::new(source_name, text);
-    let file: ScenarioFile = match serde_saphyr::from_str_with_options(text, options) {
-        Ok(file) => file,
+    let padded: String = "\n".repeat(first_line.saturating_sub(1) as usize) + text;
+    match serde_saphyr::from_str_with_options(&padded, options) {
+        Ok(file) => Ok((text, file)),
         Err(error) => {
             let error = error.without_snippet();
             let (message, expected) = yaml_problem(error);
             let at = error.location().unwrap_or(serde_saphyr::Location::UNKNOWN);
+            let mut diagnostics = Diagnostics::new(source_name, text);
+            diagnostics.relocate_first(first_line);
             diagnostics.error(ErrorKind::Syntax, &at, message, expected);
-            return Err(diagnostics.into_errors());
+            Err(diagnostics.into_errors())
         }
-    };
-    let scenario = validate(&file, registry, &mut diagnostics);
-    match scenario {
-        Some(scenario) => diagnostics.finish(scenario),
-        None => Err(diagnostics.into_errors()),
     }
 }
 
-/// The YAML parser's complaint as (what is wrong, what was expected), in our words where
-/// its own name an API of the parser.
 fn yaml_problem(error: &serde_saphyr::Error) -> (String, String) {
     use serde_saphyr::budget::BudgetBreach;
     use serde_saphyr::Error;

@@ -67,6 +67,7 @@
 //! expect: pass                         # or {fail: {within_seeds: 20}}
 //! ```
 
+mod compose;
 mod diagnostics;
 mod error;
 mod load;
@@ -80,7 +81,8 @@ mod validate;
 mod write;
 
 pub use error::{ErrorKind, ScenarioError, ScenarioErrors};
-pub use load::{load, parse, INPUT_BYTES_MAX};
+pub use compose::Override;
+pub use load::{load, load_with, parse, INPUT_BYTES_MAX};
 pub use model::Scenario;
 pub use plan::{Expect, Limits, Phases, RunPlan};
 pub use write::plan_to_yaml;

@@ -5,7 +5,7 @@
 use std::ops::Range;
 
 use crate::disk::DiskConfig;
-use crate::fault::{BuggifyConfig, ControlAction};
+use crate::fault::{BuggifyConfig, ControlAction, RoleFallback, Supervisor, TriggerWhen};
 use crate::net::LinkConfig;
 use crate::node::NodeId;
 use crate::time::{Duration, Instant};
@@ -28,6 +28,8 @@ pub struct Scenario {
     pub(crate) faults: Vec<FaultRule>,
     /// At most this many nodes crashed or paused at once; crashes beyond it are skipped.
     pub(crate) max_dead: Option<u32>,
+    /// Restarts nodes that lose power at a crash point, exit or abort.
+    pub(crate) supervisor: Option<Supervisor>,
     pub(crate) swarm: Vec<FamilyRule>,
     pub(crate) phases: Phases,
     pub(crate) checks: Vec<String>,
@@ -84,11 +86,12 @@ impl Scenario {
     pub fn is_random(&self) -> bool {
         !self.swarm.is_empty()
             || self.faults.iter().any(|rule| {
-                matches!(
-                    rule.action,
-                    ActionTemplate::RandomSplit { .. }
-                        | ActionTemplate::Action { target: Target::Random(_), .. }
-                )
+                rule.restart_after.is_some_and(|(low, high)| low < high)
+                    || matches!(
+                        rule.action,
+                        ActionTemplate::RandomSplit { .. }
+                            | ActionTemplate::Action { target: Target::Random(_), .. }
+                    )
             })
     }
 }
@@ -96,12 +99,28 @@ impl Scenario {
 /// One scheduled fault of the file: when, and what.
 #[derive(Debug, Clone)]
 pub(crate) struct FaultRule {
+    /// The rule's name (`name:`), or its position `fault[i]`.
+    pub name: String,
     pub timing: Timing,
     pub action: ActionTemplate,
+    /// A crash boots again after a delay drawn from this range.
+    pub restart_after: Option<(Duration, Duration)>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A fault that fires at an observed event, as validated.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TriggerRule {
+    pub event: String,
+    pub nodes: Option<Vec<NodeId>>,
+    pub probability: f64,
+    pub budget: Option<u32>,
+    pub when: TriggerWhen,
+}
+
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Timing {
+    /// Fires when a process observes an event; never on a clock.
+    On(TriggerRule),
     At(Instant),
     /// At `after`, `after + period`, ... while before `until`.
     Every {
@@ -112,11 +131,12 @@ pub(crate) enum Timing {
 }
 
 impl Timing {
-    /// Every instant this timing fires at, in order.
-    pub fn instants(self) -> impl Iterator<Item = Instant> {
-        let (first, period, until) = match self {
+    /// Every instant this timing fires at, in order (none for a trigger).
+    pub fn instants(&self) -> impl Iterator<Item = Instant> {
+        let (first, period, until) = match *self {
             Timing::At(at) => (at, Duration::MAX, at.saturating_add(Duration::NANOSECOND)),
             Timing::Every { period, after, until } => (after, period, until),
+            Timing::On(_) => (Instant::ZERO, Duration::MAX, Instant::ZERO),
         };
         std::iter::successors(Some(first), move |t| t.checked_add(period))
             .take_while(move |t| *t < until)
@@ -125,8 +145,8 @@ impl Timing {
 
 #[derive(Debug, Clone)]
 pub(crate) enum ActionTemplate {
-    /// `action` as is, or with its node replaced by each node of `target`.
-    Action { action: ControlAction, target: Target },
+    /// `actions` as they are, or with their node replaced by each node of `target`.
+    Action { actions: Vec<ControlAction>, target: Target },
     /// A partition into two sides drawn per seed and occurrence.
     RandomSplit { majority_minority: bool, duration: Option<Duration> },
 }
@@ -139,6 +159,12 @@ pub(crate) enum Target {
     Each(Vec<NodeId>),
     /// The action applies to one of these nodes, drawn per seed and occurrence.
     Random(Vec<NodeId>),
+    /// The node the rule at this index picked at its latest occurrence so far.
+    Rule(usize),
+    /// Whoever holds the role when the action applies.
+    Holding { role: String, otherwise: RoleFallback },
+    /// The node that pulled the trigger (trigger rules only).
+    Observer,
 }
 
 /// The fault families of swarm testing.

@@ -2,7 +2,7 @@
 //! left), so the plan alone, written back as YAML, replays the same run exactly.
 
 use crate::disk::DiskConfig;
-use crate::fault::{BuggifyConfig, ControlAction};
+use crate::fault::{BuggifyConfig, ControlAction, Supervisor, Trigger};
 use crate::net::LinkConfig;
 use crate::time::{Duration, Instant};
 use crate::topology::Topology;
@@ -48,6 +48,12 @@ pub struct RunPlan {
     pub params: ParamMap,
     /// Control actions and when they apply, sorted by time (stable for equal times).
     pub faults: Vec<(Instant, ControlAction)>,
+    /// Faults that fire at observed events, during the chaos phase.
+    pub triggers: Vec<Trigger>,
+    /// At most this many nodes crashed or paused at once (enforced as faults apply).
+    pub max_dead: Option<u32>,
+    /// Restarts nodes that lose power at a crash point, exit or abort.
+    pub supervisor: Option<Supervisor>,
     pub phases: Phases,
     /// Checks to run, by name (declared by the workload).
     pub checks: Vec<String>,

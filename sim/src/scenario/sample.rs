@@ -10,41 +10,47 @@
 //! Every drawn value is pushed to `realized` as (label, value) in draw order, and so is every
 //! crash that the `max_dead` budget skipped.
 
-use std::collections::BTreeSet;
-
-use crate::fault::ControlAction;
+use crate::fault::{ControlAction, Trigger};
 use crate::net::PartitionShape;
 use crate::node::NodeId;
 use crate::rng::{label_text, Stream};
 use crate::time::{Duration, Instant};
 
-use super::model::{ActionTemplate, Family, FamilyRule, FaultRule, Scenario, Target};
+use super::model::{
+    ActionTemplate, Family, FamilyRule, FaultRule, Scenario, Target, Timing, TriggerRule,
+};
 use super::plan::RunPlan;
-use super::validate::retarget;
 
-/// What sampling accumulates: actions with their times, and the realized values.
+/// What sampling accumulates: actions with their times, triggers, the nodes each rule
+/// picked (for rules that aim at another's pick), and the realized values.
 struct Draft<'s> {
     scenario: &'s Scenario,
     seed: u64,
     faults: Vec<(Instant, ControlAction)>,
+    triggers: Vec<Trigger>,
+    picks: Vec<Vec<(Instant, NodeId)>>,
     realized: Vec<(String, String)>,
 }
 
 impl Scenario {
     /// The concrete plan of the run with `seed`.
     pub fn sample(&self, seed: u64) -> RunPlan {
-        let mut draft = Draft { scenario: self, seed, faults: Vec::new(), realized: Vec::new() };
+        let mut draft = Draft {
+            scenario: self,
+            seed,
+            faults: Vec::new(),
+            triggers: Vec::new(),
+            picks: vec![Vec::new(); self.faults.len()],
+            realized: Vec::new(),
+        };
         for (index, rule) in self.faults.iter().enumerate() {
-            draft.rule(index as u64, rule);
+            draft.rule(index, rule);
         }
         for family in &self.swarm {
             draft.family(family);
         }
         // Stable: actions at equal times keep rule order, then family order.
         draft.faults.sort_by_key(|(at, _)| *at);
-        if let Some(max_dead) = self.max_dead {
-            draft.enforce_max_dead(max_dead);
-        }
         RunPlan {
             scenario: self.name.clone(),
             seed,
@@ -54,6 +60,9 @@ impl Scenario {
             workload: self.workload.clone(),
             params: self.params.clone(),
             faults: draft.faults,
+            triggers: draft.triggers,
+            max_dead: self.max_dead,
+            supervisor: self.supervisor,
             phases: self.phases,
             checks: self.checks.clone(),
             limits: self.limits,
@@ -73,36 +82,107 @@ impl Draft<'_> {
         self.realized.push((label, value));
     }
 
-    fn rule(&mut self, index: u64, rule: &FaultRule) {
-        let node_label = label_text("faults.node", &[index]);
-        let split_label = label_text("faults.split", &[index]);
-        let mut nodes = Stream::with_parts(self.seed, "faults.node", &[index]);
-        let mut splits = Stream::with_parts(self.seed, "faults.split", &[index]);
+    fn rule(&mut self, index: usize, rule: &FaultRule) {
+        if let Timing::On(trigger) = &rule.timing {
+            return self.trigger(rule, trigger);
+        }
+        let label_index = index as u64;
+        let node_label = label_text("faults.node", &[label_index]);
+        let split_label = label_text("faults.split", &[label_index]);
+        let mut nodes = Stream::with_parts(self.seed, "faults.node", &[label_index]);
+        let mut splits = Stream::with_parts(self.seed, "faults.split", &[label_index]);
+        let mut restarts = Stream::with_parts(self.seed, "faults.restart", &[label_index]);
         for at in rule.timing.instants() {
-            match &rule.action {
-                ActionTemplate::Action { action, target: Target::Fixed } => {
-                    self.faults.push((at, action.clone()));
-                }
-                ActionTemplate::Action { action, target: Target::Each(each) } => {
-                    for node in each {
-                        self.faults.push((at, retarget(action, *node)));
-                    }
-                }
-                ActionTemplate::Action { action, target: Target::Random(candidates) } => {
+            let ActionTemplate::Action { actions, target } = &rule.action else {
+                let ActionTemplate::RandomSplit { majority_minority, duration } = &rule.action
+                else {
+                    continue;
+                };
+                let groups = self.split(&mut splits, *majority_minority);
+                let value = format!("{} at {}", self.describe_groups(&groups), at.since_start());
+                self.realize(split_label.clone(), value);
+                let shape = PartitionShape::Groups(groups);
+                self.faults.push((at, ControlAction::Partition { shape, duration: *duration }));
+                continue;
+            };
+            let aimed: Vec<Option<NodeId>> = match target {
+                Target::Fixed | Target::Observer | Target::Holding { .. } => vec![None],
+                Target::Each(each) => each.iter().map(|n| Some(*n)).collect(),
+                Target::Random(candidates) => {
                     let Some(&node) = nodes.pick(candidates) else { continue };
                     let value = format!("{} at {}", self.name(node), at.since_start());
                     self.realize(node_label.clone(), value);
-                    self.faults.push((at, retarget(action, node)));
+                    vec![Some(node)]
                 }
-                ActionTemplate::RandomSplit { majority_minority, duration } => {
-                    let groups = self.split(&mut splits, *majority_minority);
-                    let value =
-                        format!("{} at {}", self.describe_groups(&groups), at.since_start());
-                    self.realize(split_label.clone(), value);
-                    let shape = PartitionShape::Groups(groups);
-                    self.faults.push((at, ControlAction::Partition { shape, duration: *duration }));
+                Target::Rule(other) => {
+                    let picks = &self.picks[*other];
+                    let latest = picks.iter().rev().find(|(when, _)| *when <= at).or(picks.first());
+                    match latest {
+                        Some((_, node)) => vec![Some(*node)],
+                        None => continue,
+                    }
+                }
+            };
+            for node in aimed {
+                let restart =
+                    rule.restart_after.map(|range| uniform_duration(&mut restarts, range));
+                for action in actions {
+                    let action = match (node, target) {
+                        (Some(node), _) => action.with_node(node),
+                        (None, Target::Holding { role, otherwise }) => {
+                            ControlAction::ToRoleHolder {
+                                role: role.clone(),
+                                otherwise: otherwise.clone(),
+                                action: Box::new(action.clone()),
+                            }
+                        }
+                        (None, _) => action.clone(),
+                    };
+                    if let Some(node) = action.node() {
+                        self.picks[index].push((at, node));
+                    }
+                    self.push_with_restart(at, action, restart);
                 }
             }
+        }
+    }
+
+    /// Schedules `action`, with its restart if the rule says `restart_after`.
+    fn push_with_restart(&mut self, at: Instant, action: ControlAction, restart: Option<Duration>) {
+        let action = match restart {
+            Some(after) => action.with_restart(after),
+            None => action,
+        };
+        self.faults.push((at, action));
+    }
+
+    /// A trigger rule becomes one engine trigger per action it takes.
+    fn trigger(&mut self, rule: &FaultRule, trigger: &TriggerRule) {
+        let ActionTemplate::Action { actions, target } = &rule.action else { return };
+        for action in actions {
+            let (action, at_observer) = match target {
+                Target::Observer => (action.clone(), true),
+                Target::Holding { role, otherwise } => (
+                    ControlAction::ToRoleHolder {
+                        role: role.clone(),
+                        otherwise: otherwise.clone(),
+                        action: Box::new(action.clone()),
+                    },
+                    false,
+                ),
+                _ => (action.clone(), false),
+            };
+            self.triggers.push(Trigger {
+                name: rule.name.clone(),
+                event: trigger.event.clone(),
+                nodes: trigger.nodes.clone(),
+                probability: trigger.probability,
+                budget: trigger.budget,
+                when: trigger.when,
+                action,
+                at_observer,
+                restart_after: rule.restart_after,
+            });
         }
     }
 
@@ -216,11 +296,7 @@ impl Draft<'_> {
                 }
                 Family::Crash => {
                     let node = pick(nodes, &all);
-                    (
-                        self.name(node),
-                        ControlAction::Crash(node),
-                        Some(ControlAction::Recover(node)),
-                    )
+                    (self.name(node), ControlAction::Crash(node), Some(ControlAction::Start(node)))
                 }
                 _ => {
                     let node = pick(nodes, &all);
@@ -236,37 +312,6 @@ impl Draft<'_> {
             }
             at += uniform_duration(stream, interval);
         }
-    }
-
-    /// Drops each crash or pause that would make more than `max_dead` nodes down at once.
-    fn enforce_max_dead(&mut self, max_dead: u32) {
-        let mut down = BTreeSet::new();
-        let mut kept = Vec::with_capacity(self.faults.len());
-        for (at, action) in std::mem::take(&mut self.faults) {
-            match &action {
-                ControlAction::Crash(node) | ControlAction::Pause(node) => {
-                    if !down.contains(node) && down.len() >= max_dead as usize {
-                        let value = format!(
-                            "{} {} at {}",
-                            action.kind(),
-                            self.name(*node),
-                            at.since_start()
-                        );
-                        self.realize("max_dead.skipped".to_string(), value);
-                        continue;
-                    }
-                    down.insert(*node);
-                }
-                ControlAction::Restart(node)
-                | ControlAction::Recover(node)
-                | ControlAction::Resume(node) => {
-                    down.remove(node);
-                }
-                _ => {}
-            }
-            kept.push((at, action));
-        }
-        self.faults = kept;
     }
 }
 
@@ -331,7 +376,7 @@ swarm:
         let not_crash = |plan: &super::RunPlan| -> Vec<_> {
             plan.faults
                 .iter()
-                .filter(|(_, a)| !matches!(a, ControlAction::Crash(_) | ControlAction::Recover(_)))
+                .filter(|(_, a)| !matches!(a, ControlAction::Crash(_) | ControlAction::Start(_)))
                 .cloned()
                 .collect()
         };
@@ -366,36 +411,6 @@ swarm:
             let rates = plan.realized.iter().filter(|(label, _)| label == "swarm.loss.rate");
             assert_eq!(losses.count(), rates.count());
         }
-    }
-
-    // Proves the max_dead budget skips crashes that would take down one node too many, and
-    // records each skip.
-    #[test]
-    fn max_dead_skips_crashes_beyond_the_budget() {
-        let scenario = scenario(
-            "name: budget
-topology: {count: 3}
-workload: {name: kv}
-max_dead: 1
-faults:
-  - {at: 1s, kind: crash, node: n0}
-  - {at: 2s, kind: crash, node: n1}
-  - {at: 3s, kind: restart, node: n0}
-  - {at: 4s, kind: crash, node: n2}
-phases: {chaos: 10s}
-",
-        );
-        let plan = scenario.sample(0);
-        let crashed: Vec<NodeId> = plan
-            .faults
-            .iter()
-            .filter_map(|(_, a)| match a {
-                ControlAction::Crash(node) => Some(*node),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(crashed, [NodeId(0), NodeId(2)]);
-        assert_eq!(plan.realized, [("max_dead.skipped".to_string(), "crash n1 at 2s".to_string())]);
     }
 
     // Proves a swarm family with a role crashes, pauses and clogs only nodes of that role,

@@ -19,19 +19,21 @@ use serde_saphyr::Spanned;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ScenarioFile {
-    pub name: Spanned<String>,
+    /// A scenario file this one starts from; its keys are overridden by this file's.
+    pub extends: Option<Spanned<String>>,
+    /// Required (here or in what the file extends), like `topology`, `workload`, `phases`.
+    pub name: Option<Spanned<String>>,
     pub description: Option<String>,
-    pub topology: Spanned<TopologyFile>,
+    pub topology: Option<Spanned<TopologyFile>>,
     pub network: Option<Spanned<LinkFile>>,
     pub disk: Option<Spanned<DiskFile>>,
-    pub workload: Spanned<WorkloadFile>,
-    #[serde(default)]
-    pub faults: Vec<Spanned<FaultFile>>,
+    pub workload: Option<Spanned<WorkloadFile>>,
+    pub faults: Option<Vec<Spanned<FaultFile>>>,
     pub max_dead: Option<Spanned<u32>>,
+    pub supervisor: Option<Spanned<SupervisorFile>>,
     pub swarm: Option<SwarmFile>,
-    pub phases: Spanned<PhasesFile>,
-    #[serde(default)]
-    pub checks: Vec<Spanned<String>>,
+    pub phases: Option<Spanned<PhasesFile>>,
+    pub checks: Option<Vec<Spanned<String>>>,
     pub limits: Option<LimitsFile>,
     pub seeds: Option<Spanned<String>>,
     pub buggify: Option<BuggifyFile>,
@@ -72,16 +74,75 @@ pub(crate) struct LinkFile {
     pub when_full: Option<WhenFullFile>,
     pub fifo: Option<bool>,
     pub links: Option<Vec<Spanned<LinkFile>>>,
+    /// Latency between failure-domain zones, for every pair of nodes in them.
+    pub zones: Option<Vec<Spanned<ZoneLinkFile>>>,
+}
+
+/// One entry of the zone latency matrix: `{between: [a, b], latency}` (both directions) or
+/// `{from: a, to: b, latency}` (one direction).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ZoneLinkFile {
+    pub between: Option<Spanned<Vec<Spanned<String>>>>,
+    pub from: Option<Spanned<String>>,
+    pub to: Option<Spanned<String>>,
+    pub latency: Spanned<LatencyFile>,
+}
+
+/// Nodes that come back by themselves: `{restart_after: 10ms}` or `[1ms, 50ms]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SupervisorFile {
+    pub restart_after: Spanned<DurationRangeFile>,
+}
+
+/// A duration, or an inclusive range `[min, max]` drawn from per use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DurationRangeFile {
+    One(String),
+    Range(String, String),
 }
 
 /// A latency distribution, tagged by `kind`. Its durations are located at the mapping.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub(crate) enum LatencyFile {
-    Fixed { value: String },
-    Uniform { min: String, max: String },
-    Exponential { min: String, mean: String },
-    LongTail { min: String, max: String, slow_probability: f64, slow_min: String, slow_max: String },
+    Fixed {
+        value: String,
+    },
+    Uniform {
+        min: String,
+        max: String,
+    },
+    Exponential {
+        min: String,
+        mean: String,
+    },
+    LongTail {
+        min: String,
+        max: String,
+        slow_probability: f64,
+        slow_min: String,
+        slow_max: String,
+    },
+    /// Heavy tail: `min` scaled by a Pareto draw of `shape`, capped at `max`.
+    Pareto {
+        min: String,
+        shape: f64,
+        max: String,
+    },
+    /// `median` times e^(sigma * a normal draw), capped at `max`.
+    Lognormal {
+        median: String,
+        sigma: f64,
+        max: String,
+    },
+    /// Two uniform modes: `fast` most of the time, `slow` with `slow_probability`.
+    Bimodal {
+        fast: Vec<String>,
+        slow: Vec<String>,
+        slow_probability: f64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -124,7 +185,7 @@ pub(crate) enum UnsyncedFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct WorkloadFile {
-    pub name: Spanned<String>,
+    pub name: Option<Spanned<String>>,
     #[serde(default)]
     pub params: ParamsFile,
 }
@@ -148,6 +209,7 @@ pub(crate) enum ScalarFile {
 pub(crate) enum FaultKind {
     Crash,
     Restart,
+    Start,
     Recover,
     Pause,
     Resume,
@@ -165,6 +227,7 @@ pub(crate) enum FaultKind {
     SetCapacity,
     SetDisk,
     CrashAtDiskOperation,
+    DisarmCrashPoint,
 }
 
 /// One scheduled fault: a timing (`at`, or `every` with optional `after` / `until`) and an
@@ -172,10 +235,14 @@ pub(crate) enum FaultKind {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct FaultFile {
+    /// Names the rule, so another can aim at the node it picked (`node: {rule: NAME}`).
+    pub name: Option<Spanned<String>>,
     pub at: Option<Spanned<String>>,
     pub every: Option<Spanned<String>>,
     pub after: Option<Spanned<String>>,
     pub until: Option<Spanned<String>>,
+    /// A fault that follows the protocol: fires at an observed event instead of a time.
+    pub on: Option<Spanned<TriggerFile>>,
     pub kind: Spanned<FaultKind>,
     pub node: Option<Spanned<NodeRefFile>>,
     pub domain: Option<Spanned<DomainFile>>,
@@ -196,6 +263,26 @@ pub(crate) struct FaultFile {
     pub capacity_packets: Option<Spanned<u32>>,
     pub disk: Option<Spanned<DiskFile>>,
     pub operation: Option<Spanned<u64>>,
+    pub restart_after: Option<Spanned<DurationRangeFile>>,
+}
+
+/// `on: {event: vote_granted, nodes: {role: server}, probability: 0.5, budget: 3, when: after}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TriggerFile {
+    pub event: Spanned<String>,
+    /// Only these nodes' events pull the trigger (every node's when absent).
+    pub nodes: Option<Spanned<SelectorFile>>,
+    pub probability: Option<Spanned<f64>>,
+    pub budget: Option<Spanned<u32>>,
+    pub when: Option<Spanned<WhenFile>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum WhenFile {
+    Before,
+    After,
 }
 
 impl FaultFile {
@@ -221,17 +308,34 @@ impl FaultFile {
             ("capacity_packets", self.capacity_packets.as_ref().map(|s| &s.referenced)),
             ("disk", self.disk.as_ref().map(|s| &s.referenced)),
             ("operation", self.operation.as_ref().map(|s| &s.referenced)),
+            ("restart_after", self.restart_after.as_ref().map(|s| &s.referenced)),
         ];
         fields.into_iter().filter_map(|(name, at)| Some((name, at?))).collect()
     }
 }
 
-/// A node: by name, `random` (one per seed), or `{role: r}` (one of that role per seed).
+/// A node: by name, `random` (one per seed), `{role: r}` (one of that role per seed),
+/// `{role: r, pick: all}` (every node of the role), `{rule: name}` (the node that rule
+/// picked last), or `{holding: role, otherwise: skip | random | {role: r}}` (whoever holds
+/// that role when the fault fires).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum NodeRefFile {
     Named(String),
     Random,
     RandomWithRole(String),
+    AllWithRole(String),
+    Rule(String),
+    Holding { role: String, otherwise: OtherwiseFile },
+}
+
+/// Whom a role-holder fault hits when nobody holds the role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum OtherwiseFile {
+    Skip,
+    Random,
+    RandomWithRole(String),
+    /// One of these nodes, drawn when the fault applies.
+    RandomOf(Vec<String>),
 }
 
 /// A failure domain: exactly one of the three keys.
@@ -246,8 +350,19 @@ pub(crate) struct DomainFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct OneWayFile {
-    pub from: Vec<Spanned<String>>,
-    pub to: Vec<Spanned<String>>,
+    pub from: Spanned<SelectorFile>,
+    pub to: Spanned<SelectorFile>,
+}
+
+/// Several nodes: a list of names, or every node of a role or failure domain
+/// (`{role: r}`, `{zone: z}`, `{rack: r}`, `{machine: m}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SelectorFile {
+    Names(Vec<String>),
+    Role(String),
+    Zone(String),
+    Rack(String),
+    Machine(String),
 }
 
 /// Each node reaches its `reach` nearest neighbours on either side of the ring `order`
@@ -325,7 +440,7 @@ impl FamilyFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PhasesFile {
-    pub chaos: Spanned<String>,
+    pub chaos: Option<Spanned<String>>,
     pub heal: Option<Spanned<String>>,
     pub converge_deadline: Option<Spanned<String>>,
 }
@@ -357,18 +472,29 @@ impl<'de> Deserialize<'de> for NodeRefFile {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct NodeRefVisitor;
 
-        /// The mapping form: `{role: replica}`.
+        /// The mapping forms.
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
-        struct RoleFile {
-            role: String,
+        struct NodeMapFile {
+            role: Option<String>,
+            pick: Option<PickFile>,
+            rule: Option<String>,
+            holding: Option<String>,
+            otherwise: Option<OtherwiseFile>,
+        }
+
+        #[derive(Deserialize, PartialEq)]
+        #[serde(rename_all = "snake_case")]
+        enum PickFile {
+            One,
+            All,
         }
 
         impl<'de> Visitor<'de> for NodeRefVisitor {
             type Value = NodeRefFile;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a node name, `random`, or `{role: <role>}`")
+                f.write_str(NODE_FORMS)
             }
 
             fn visit_str<E: de::Error>(self, text: &str) -> Result<NodeRefFile, E> {
@@ -379,12 +505,164 @@ impl<'de> Deserialize<'de> for NodeRefFile {
             }
 
             fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<NodeRefFile, M::Error> {
-                let role = RoleFile::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                Ok(NodeRefFile::RandomWithRole(role.role))
+                let file = NodeMapFile::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                let pick_all = file.pick == Some(PickFile::All);
+                match (file.role, file.rule, file.holding) {
+                    (Some(role), None, None) if file.otherwise.is_none() => Ok(match pick_all {
+                        true => NodeRefFile::AllWithRole(role),
+                        false => NodeRefFile::RandomWithRole(role),
+                    }),
+                    (None, Some(rule), None) if file.pick.is_none() && file.otherwise.is_none() => {
+                        Ok(NodeRefFile::Rule(rule))
+                    }
+                    (None, None, Some(role)) if file.pick.is_none() => Ok(NodeRefFile::Holding {
+                        role,
+                        otherwise: file.otherwise.unwrap_or(OtherwiseFile::Skip),
+                    }),
+                    _ => Err(de::Error::custom(format!("a node is {NODE_FORMS}"))),
+                }
             }
         }
 
         deserializer.deserialize_any(NodeRefVisitor)
+    }
+}
+
+const NODE_FORMS: &str = "a node name, `random`, `{role: R}`, `{role: R, pick: all}`, \
+     `{rule: NAME}` or `{holding: ROLE, otherwise: skip | random | {role: R}}`";
+
+impl<'de> Deserialize<'de> for OtherwiseFile {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct OtherwiseVisitor;
+
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct RoleFile {
+            role: String,
+        }
+
+        impl<'de> Visitor<'de> for OtherwiseVisitor {
+            type Value = OtherwiseFile;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("`skip`, `random`, `{role: R}` or a list of node names")
+            }
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<OtherwiseFile, E> {
+                match text {
+                    "skip" => Ok(OtherwiseFile::Skip),
+                    "random" => Ok(OtherwiseFile::Random),
+                    other => Err(E::custom(format!(
+                        "`otherwise: {other}` is not a fallback: expected `skip`, `random` or `{{role: R}}`"
+                    ))),
+                }
+            }
+
+            fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<OtherwiseFile, M::Error> {
+                let role = RoleFile::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(OtherwiseFile::RandomWithRole(role.role))
+            }
+
+            fn visit_seq<S: de::SeqAccess<'de>>(
+                self,
+                mut seq: S,
+            ) -> Result<OtherwiseFile, S::Error> {
+                let mut names = Vec::new();
+                while let Some(name) = seq.next_element::<String>()? {
+                    names.push(name);
+                }
+                Ok(OtherwiseFile::RandomOf(names))
+            }
+        }
+
+        deserializer.deserialize_any(OtherwiseVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for SelectorFile {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SelectorVisitor;
+
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct SelectorMapFile {
+            role: Option<String>,
+            zone: Option<String>,
+            rack: Option<String>,
+            machine: Option<String>,
+        }
+
+        impl<'de> Visitor<'de> for SelectorVisitor {
+            type Value = SelectorFile;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of node names, or one of `{role: R}`, `{zone: Z}`, `{rack: R}`, `{machine: M}`")
+            }
+
+            fn visit_seq<S: de::SeqAccess<'de>>(
+                self,
+                mut seq: S,
+            ) -> Result<SelectorFile, S::Error> {
+                let mut names = Vec::new();
+                while let Some(name) = seq.next_element::<String>()? {
+                    names.push(name);
+                }
+                Ok(SelectorFile::Names(names))
+            }
+
+            fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<SelectorFile, M::Error> {
+                let file =
+                    SelectorMapFile::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                match (file.role, file.zone, file.rack, file.machine) {
+                    (Some(role), None, None, None) => Ok(SelectorFile::Role(role)),
+                    (None, Some(zone), None, None) => Ok(SelectorFile::Zone(zone)),
+                    (None, None, Some(rack), None) => Ok(SelectorFile::Rack(rack)),
+                    (None, None, None, Some(machine)) => Ok(SelectorFile::Machine(machine)),
+                    _ => Err(de::Error::custom(
+                        "a node selector names exactly one of `role`, `zone`, `rack` or `machine`",
+                    )),
+                }
+            }
+        }
+
+        deserializer.deserialize_any(SelectorVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for DurationRangeFile {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RangeVisitor;
+
+        impl<'de> Visitor<'de> for RangeVisitor {
+            type Value = DurationRangeFile;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration like \"5ms\" or a range like [\"1ms\", \"5ms\"]")
+            }
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<DurationRangeFile, E> {
+                Ok(DurationRangeFile::One(text.to_string()))
+            }
+
+            fn visit_seq<S: de::SeqAccess<'de>>(
+                self,
+                mut seq: S,
+            ) -> Result<DurationRangeFile, S::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<String>()? {
+                    items.push(item);
+                }
+                match <[String; 2]>::try_from(items) {
+                    Ok([low, high]) => Ok(DurationRangeFile::Range(low, high)),
+                    Err(items) => Err(de::Error::custom(format!(
+                        "a duration range has two values, [min, max]; this one has {}",
+                        items.len()
+                    ))),
+                }
+            }
+        }
+
+        deserializer.deserialize_any(RangeVisitor)
     }
 }
 
@@ -447,5 +725,121 @@ impl<'de> Deserialize<'de> for ParamsFile {
         }
 
         deserializer.deserialize_map(ParamsVisitor)
+    }
+}
+
+/// Copies every field `other` sets over `self`'s.
+macro_rules! overlay_fields {
+    ($self:ident, $other:ident, [$($field:ident),* $(,)?]) => {
+        $(if $other.$field.is_some() { $self.$field = $other.$field; })*
+    };
+}
+
+impl ScenarioFile {
+    /// This file with `other` laid over it (`other` extends this one, or is a command-line
+    /// override): sections `other` sets replace this file's, except that `network`, `disk`,
+    /// `phases`, `limits` and `buggify` merge field by field, `swarm` family by family, and
+    /// `workload.params` parameter by parameter.
+    pub fn overlay(mut self, mut other: ScenarioFile) -> ScenarioFile {
+        self.network = merge_spanned(self.network, other.network.take(), LinkFile::overlay);
+        self.disk = merge_spanned(self.disk, other.disk.take(), DiskFile::overlay);
+        self.phases = merge_spanned(self.phases, other.phases.take(), PhasesFile::overlay);
+        self.workload = merge_spanned(self.workload, other.workload.take(), WorkloadFile::overlay);
+        self.limits = merge(self.limits, other.limits.take(), LimitsFile::overlay);
+        self.buggify = merge(self.buggify, other.buggify.take(), BuggifyFile::overlay);
+        self.swarm = merge(self.swarm, other.swarm.take(), SwarmFile::overlay);
+        overlay_fields!(self, other, [
+            name, description, topology, faults, max_dead, supervisor, checks, seeds, expect,
+        ]);
+        self
+    }
+}
+
+fn merge<T>(base: Option<T>, over: Option<T>, overlay: fn(T, T) -> T) -> Option<T> {
+    match (base, over) {
+        (Some(base), Some(over)) => Some(overlay(base, over)),
+        (base, over) => over.or(base),
+    }
+}
+
+/// Merges two located sections; the result keeps the overlay's location.
+fn merge_spanned<T>(
+    base: Option<Spanned<T>>,
+    over: Option<Spanned<T>>,
+    overlay: fn(T, T) -> T,
+) -> Option<Spanned<T>> {
+    match (base, over) {
+        (Some(base), Some(over)) => {
+            let (referenced, defined) = (over.referenced, over.defined);
+            Some(Spanned::new(overlay(base.value, over.value), referenced, defined))
+        }
+        (base, over) => over.or(base),
+    }
+}
+
+impl LinkFile {
+    fn overlay(mut self, other: LinkFile) -> LinkFile {
+        overlay_fields!(self, other, [
+            from, to, latency, loss_probability, duplicate_probability, corrupt_probability,
+            capacity_packets, when_full, fifo, links, zones,
+        ]);
+        self
+    }
+}
+
+impl DiskFile {
+    fn overlay(mut self, other: DiskFile) -> DiskFile {
+        overlay_fields!(self, other, [
+            sector_size_bytes, capacity_bytes, crash_unsynced, read_error_probability,
+            write_error_probability, read_corruption_probability, latent_corruption_probability,
+            misdirected_write_probability, latency_min, latency_max, slow_probability,
+            slow_latency, crash_probability_per_operation, in_flight_max,
+        ]);
+        self
+    }
+}
+
+impl PhasesFile {
+    fn overlay(mut self, other: PhasesFile) -> PhasesFile {
+        overlay_fields!(self, other, [chaos, heal, converge_deadline]);
+        self
+    }
+}
+
+impl LimitsFile {
+    fn overlay(mut self, other: LimitsFile) -> LimitsFile {
+        overlay_fields!(self, other, [vtime_max, events_max]);
+        self
+    }
+}
+
+impl BuggifyFile {
+    fn overlay(mut self, other: BuggifyFile) -> BuggifyFile {
+        overlay_fields!(self, other, [enabled, site_probability, fire_probability]);
+        self
+    }
+}
+
+impl SwarmFile {
+    fn overlay(mut self, other: SwarmFile) -> SwarmFile {
+        overlay_fields!(self, other, [
+            partition, clog, crash, pause, loss, duplicate, corrupt, clock_skew, disk_errors,
+        ]);
+        self
+    }
+}
+
+impl WorkloadFile {
+    fn overlay(mut self, other: WorkloadFile) -> WorkloadFile {
+        if other.name.is_some() {
+            self.name = other.name;
+        }
+        for (key, value) in other.params.0 {
+            match self.params.0.iter_mut().find(|(existing, _)| existing.value == key.value) {
+                Some(entry) => *entry = (key, value),
+                None => self.params.0.push((key, value)),
+            }
+        }
+        self
     }
 }

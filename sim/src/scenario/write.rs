@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use crate::disk::DiskConfig;
-use crate::fault::ControlAction;
+use crate::fault::{ControlAction, RoleFallback, Trigger, TriggerWhen};
 use crate::net::{Latency, LinkConfig, PartitionShape, WhenFull};
 use crate::node::NodeId;
 use crate::time::Duration;
@@ -76,6 +76,16 @@ pub fn plan_to_yaml(plan: &RunPlan) -> String {
         fields.extend(action_fields(action, &names));
         let _ = writeln!(out, "  - {}", flow(&fields));
     }
+    for trigger in &plan.triggers {
+        let _ = writeln!(out, "  - {}", flow(&trigger_fields(trigger, &names)));
+    }
+    if let Some(max_dead) = plan.max_dead {
+        let _ = writeln!(out, "max_dead: {max_dead}");
+    }
+    if let Some(supervisor) = &plan.supervisor {
+        let range = duration_range(supervisor.restart_after_min, supervisor.restart_after_max);
+        let _ = writeln!(out, "supervisor: {}", flow(&[("restart_after", range)]));
+    }
     let phases = [
         ("chaos", quote(&plan.phases.chaos.to_string())),
         ("heal", quote(&plan.phases.heal.to_string())),
@@ -122,6 +132,41 @@ impl Names<'_> {
     }
 }
 
+/// A trigger as a fault entry with `on:` instead of a time.
+fn trigger_fields(trigger: &Trigger, names: &Names<'_>) -> Vec<(&'static str, String)> {
+    let mut on = vec![("event", quote(&trigger.event))];
+    if let Some(nodes) = &trigger.nodes {
+        on.push(("nodes", names.list(nodes)));
+    }
+    on.push(("probability", number(trigger.probability)));
+    if let Some(budget) = trigger.budget {
+        on.push(("budget", budget.to_string()));
+    }
+    let when = match trigger.when {
+        TriggerWhen::Before => "before",
+        TriggerWhen::After => "after",
+    };
+    on.push(("when", when.to_string()));
+    let mut fields = vec![("name", quote(&trigger.name)), ("on", flow(&on))];
+    let mut action = action_fields(&trigger.action, names);
+    if trigger.at_observer {
+        action.retain(|(key, _)| *key != "node");
+    }
+    fields.extend(action);
+    if let Some((low, high)) = trigger.restart_after {
+        fields.push(("restart_after", duration_range(low, high)));
+    }
+    fields
+}
+
+/// `"5ms"`, or `["1ms", "5ms"]` for a range.
+fn duration_range(low: Duration, high: Duration) -> String {
+    match low == high {
+        true => quote(&low.to_string()),
+        false => format!("[{}, {}]", quote(&low.to_string()), quote(&high.to_string())),
+    }
+}
+
 /// The fields of one fault entry after `at`.
 fn action_fields(action: &ControlAction, names: &Names<'_>) -> Vec<(&'static str, String)> {
     let kind = |kind: FaultKind| ("kind", kind.name().to_string());
@@ -129,17 +174,38 @@ fn action_fields(action: &ControlAction, names: &Names<'_>) -> Vec<(&'static str
     match action {
         ControlAction::Crash(node)
         | ControlAction::Restart(node)
-        | ControlAction::Recover(node)
+        | ControlAction::Start(node)
+        | ControlAction::DisarmCrashPoint(node)
         | ControlAction::Pause(node)
         | ControlAction::Resume(node) => {
             let k = match action {
                 ControlAction::Crash(_) => FaultKind::Crash,
                 ControlAction::Restart(_) => FaultKind::Restart,
-                ControlAction::Recover(_) => FaultKind::Recover,
+                ControlAction::Start(_) => FaultKind::Start,
+                ControlAction::DisarmCrashPoint(_) => FaultKind::DisarmCrashPoint,
                 ControlAction::Pause(_) => FaultKind::Pause,
                 _ => FaultKind::Resume,
             };
             vec![kind(k), ("node", names.quoted(*node))]
+        }
+        ControlAction::CrashAndRestart { node, after } => vec![
+            kind(FaultKind::Crash),
+            ("node", names.quoted(*node)),
+            ("restart_after", duration(after)),
+        ],
+        ControlAction::ToRoleHolder { role, otherwise, action } => {
+            let otherwise = match otherwise {
+                RoleFallback::Skip => "skip".to_string(),
+                RoleFallback::Random(candidates) => names.list(candidates),
+            };
+            let holder = flow(&[("holding", quote(role)), ("otherwise", otherwise)]);
+            let mut fields = action_fields(action, names);
+            for (key, value) in &mut fields {
+                if *key == "node" || *key == "isolate" {
+                    *value = holder.clone();
+                }
+            }
+            fields
         }
         ControlAction::SetClock { node, offset_nanos, drift_ppm } => {
             let magnitude = Duration::from_nanos(offset_nanos.unsigned_abs());
@@ -162,6 +228,8 @@ fn action_fields(action: &ControlAction, names: &Names<'_>) -> Vec<(&'static str
             fields
         }
         ControlAction::Heal => vec![kind(FaultKind::Heal)],
+        // Only the runner stops triggers (at heal); a plan never holds it.
+        ControlAction::StopTriggers => vec![kind(FaultKind::Heal)],
         ControlAction::Unclog => vec![kind(FaultKind::Unclog)],
         ControlAction::ClogLink { from, to, duration: lasting } => vec![
             kind(FaultKind::Clog),
@@ -203,11 +271,17 @@ fn action_fields(action: &ControlAction, names: &Names<'_>) -> Vec<(&'static str
             fields.push(("disk", flow(&disk_fields(config))));
             fields
         }
-        ControlAction::CrashAtDiskOperation { node, operation } => vec![
-            kind(FaultKind::CrashAtDiskOperation),
-            ("node", names.quoted(*node)),
-            ("operation", operation.to_string()),
-        ],
+        ControlAction::CrashAtDiskOperation { node, operation, restart_after } => {
+            let mut fields = vec![
+                kind(FaultKind::CrashAtDiskOperation),
+                ("node", names.quoted(*node)),
+                ("operation", operation.to_string()),
+            ];
+            if let Some(after) = restart_after {
+                fields.push(("restart_after", duration(after)));
+            }
+            fields
+        }
     }
 }
 
@@ -253,6 +327,18 @@ fn link_fields(config: &LinkConfig) -> Vec<(&'static str, String)> {
             ("slow_probability", number(slow_probability)),
             ("slow_min", d(slow_min)),
             ("slow_max", d(slow_max)),
+        ]),
+        Latency::Pareto { min, shape, max } => flow(&[
+            ("kind", "pareto".into()),
+            ("min", d(min)),
+            ("shape", number(shape)),
+            ("max", d(max)),
+        ]),
+        Latency::Lognormal { median, sigma, max } => flow(&[
+            ("kind", "lognormal".into()),
+            ("median", d(median)),
+            ("sigma", number(sigma)),
+            ("max", d(max)),
         ]),
     };
     let when_full = match config.when_full {

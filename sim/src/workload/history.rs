@@ -22,7 +22,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::check::{check_history, Completion, Function, History, ModelName, OperationRef, Verdict};
+use crate::check::{
+    check_history, Completion, Function, History, ModelName, OperationRef, Verdict,
+};
 use crate::node::NodeApi;
 use crate::observation::Observation;
 use crate::trace::{OwnedValue, Value};
@@ -87,7 +89,13 @@ pub(crate) struct HistoryCheck {
 
 impl HistoryCheck {
     pub(crate) fn new(model: ModelName, steps_max: u64) -> HistoryCheck {
-        HistoryCheck { model, steps_max, history: History::new(), open: BTreeMap::new(), malformed: None }
+        HistoryCheck {
+            model,
+            steps_max,
+            history: History::new(),
+            open: BTreeMap::new(),
+            malformed: None,
+        }
     }
 
     fn record(&mut self, observation: &Observation) -> Result<(), String> {
@@ -104,9 +112,12 @@ impl HistoryCheck {
                     .text("f")
                     .ok_or_else(|| format!("`invoke` without `f`: {observation}"))?;
                 let key = observation.get("key").map(history_value);
-                let value = observation.get("value").map_or(crate::check::Value::Nil, history_value);
+                let value =
+                    observation.get("value").map_or(crate::check::Value::Nil, history_value);
                 let input = match observation.get("expected") {
-                    Some(expected) => crate::check::Value::Vector(vec![history_value(expected), value]),
+                    Some(expected) => {
+                        crate::check::Value::Vector(vec![history_value(expected), value])
+                    }
                     None => value,
                 };
                 if self.open.contains_key(&process) {
@@ -114,14 +125,21 @@ impl HistoryCheck {
                         "process {process} invoked an operation while one was open: {observation}"
                     ));
                 }
-                let operation =
-                    self.history.invoke_with_key(time, process, Function::from_name(&function), key, input);
+                let operation = self.history.invoke_with_key(
+                    time,
+                    process,
+                    Function::from_name(&function),
+                    key,
+                    input,
+                );
                 self.open.insert(process, operation);
             }
             kind @ ("ok" | "fail" | "info") => {
                 let process = process()?;
                 let Some(operation) = self.open.remove(&process) else {
-                    return Err(format!("`{kind}` of process {process} with no open operation: {observation}"));
+                    return Err(format!(
+                        "`{kind}` of process {process} with no open operation: {observation}"
+                    ));
                 };
                 let completion = match kind {
                     "ok" => Completion::Ok(

@@ -141,6 +141,11 @@ pub trait Simulation {
     fn run_until_check(&mut self, check: &str, deadline: Instant) -> Result<bool, Outcome>;
     /// Evaluates an invariant or final check now.
     fn check(&mut self, check: &str) -> CheckResult;
+    /// Marks the start of a phase (`heal`, `converge`) in the trace.
+    fn mark_phase(&mut self, _name: &str) {}
+    /// Ends the run with a `stop` line naming why (a failed liveness or final check, a
+    /// panic), for runs that end outside the event loop.
+    fn finish(&mut self, _reason: &str, _detail: Option<String>) {}
     /// The run's fingerprint so far.
     fn fingerprint(&self) -> u64;
     /// Events processed so far.

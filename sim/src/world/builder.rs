@@ -174,6 +174,8 @@ impl<M: Debug + 'static, W: Wire<M>> WorldBuilder<M, W> {
                 has_process: self.factories[i].is_some(),
                 halt: None,
                 down: None,
+                roles: Vec::new(),
+                restart_on_power_loss: None,
             })
             .collect();
         let mut trace = Trace::default();
@@ -204,6 +206,13 @@ impl<M: Debug + 'static, W: Wire<M>> WorldBuilder<M, W> {
             observations: Vec::new(),
             observations_total: 0,
             keep_observations: false,
+            triggers: Vec::new(),
+            pending: Vec::new(),
+            supervisor: None,
+            role_fallback: Stream::new(self.seed, "fault.role_fallback"),
+            in_callback: false,
+            max_dead: None,
+            skipped_by_max_dead: 0,
         };
         let mut factories = self.factories;
         let mut processes = Vec::with_capacity(n);

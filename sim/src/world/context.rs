@@ -41,6 +41,12 @@ impl<M, W: Wire<M>> Context<M, W> {
 }
 
 impl<M: Debug + 'static, W: Wire<M>> Context<M, W> {
+    /// Holds or drops a role whose name is not a static string (see `hold_role`).
+    pub fn hold_role_owned(&mut self, role: String, held: bool) {
+        let node = self.node();
+        self.core.hold_role(node, Cow::Owned(role), held);
+    }
+
     /// Records an observation whose kind and field names are not static strings (nodes
     /// outside Rust, such as child processes, name their own).
     pub fn observe_owned(&mut self, kind: String, fields: &[(&str, Value<'_>)]) {
@@ -136,6 +142,11 @@ impl<M: Debug + 'static, W: Wire<M>> NodeApi<M> for Context<M, W> {
             return false;
         }
         self.core.buggify(node, site)
+    }
+
+    fn hold_role(&mut self, role: &'static str, held: bool) {
+        let node = self.node();
+        self.core.hold_role(node, Cow::Borrowed(role), held);
     }
 
     fn disk(&mut self) -> AppDisk<'_, M, W> {

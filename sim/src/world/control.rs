@@ -3,14 +3,13 @@
 
 use std::fmt::Debug;
 
-use crate::clock::Clock;
 use crate::disk::DiskConfig;
-use crate::fault::ControlAction;
+use crate::fault::{ControlAction, RoleFallback};
 use crate::id::NodeId;
 use crate::net::LinkConfig;
 use crate::node::NodeStatus;
 use crate::time::Duration;
-use crate::trace::Kind;
+use crate::trace::{Kind, Value};
 use crate::wire::{Typed, Wire};
 
 use super::core::Event;
@@ -21,6 +20,20 @@ impl<M: Debug + 'static, W: Wire<M>> World<M, W> {
     /// authority.
     pub(super) fn apply(&mut self, action: ControlAction) {
         let now = self.core.now;
+        if let ControlAction::ToRoleHolder { role, otherwise, action } = action {
+            return self.apply_to_role_holder(&role, otherwise, *action);
+        }
+        if self.is_noop(&action) {
+            return;
+        }
+        if let ControlAction::Crash(node)
+        | ControlAction::CrashAndRestart { node, .. }
+        | ControlAction::Pause(node) = action
+        {
+            if node.index() < self.core.nodes.len() && self.core.max_dead_reached(node) {
+                return self.skip_for_max_dead(&action, node);
+            }
+        }
         let node_word = action.node().map_or(u64::MAX, |n| u64::from(n.0));
         self.core.trace.mix(Kind::Control, now, [node_word, 0, 0, 0]);
         self.core.trace.mix_text(action.kind());
@@ -29,21 +42,19 @@ impl<M: Debug + 'static, W: Wire<M>> World<M, W> {
         let valid = |node: NodeId| node.index() < n_nodes;
         match action {
             ControlAction::Crash(node) if valid(node) => self.crash(node),
+            ControlAction::CrashAndRestart { node, after } if valid(node) => {
+                self.crash(node);
+                self.schedule(now + after, ControlAction::Start(node));
+            }
             ControlAction::Restart(node) if valid(node) => {
                 self.crash(node);
                 self.boot(node);
             }
-            ControlAction::Recover(node) if valid(node) => {
-                self.core.net.set_interface_up(node, true);
-                self.core.nodes[node.index()].clock = Clock::default();
-                // A crash point armed while the node was down would otherwise fire in the
-                // incarnation this boots, e.g. the heal phase's, and keep it down.
+            ControlAction::Start(node) if valid(node) => self.boot(node),
+            ControlAction::StopTriggers => self.core.triggers.clear(),
+            ControlAction::DisarmCrashPoint(node) if valid(node) => {
                 self.core.disks[node.index()].disarm_crash_point();
-                match self.core.nodes[node.index()].status {
-                    NodeStatus::Down => self.boot(node),
-                    NodeStatus::Paused => self.apply(ControlAction::Resume(node)),
-                    NodeStatus::Up => {}
-                }
+                self.core.nodes[node.index()].restart_on_power_loss = None;
             }
             ControlAction::Pause(node) if valid(node) => {
                 let state = &mut self.core.nodes[node.index()];
@@ -128,17 +139,73 @@ impl<M: Debug + 'static, W: Wire<M>> World<M, W> {
                     }
                 }
             }
-            ControlAction::CrashAtDiskOperation { node, operation } if valid(node) => {
+            ControlAction::CrashAtDiskOperation { node, operation, restart_after }
+                if valid(node) =>
+            {
                 // The disk counts operations from the start of the incarnation; the action
                 // counts from now.
                 let disk = &mut self.core.disks[node.index()];
-                disk.arm_crash_at_operation(disk.operations_this_incarnation() + operation.max(1))
+                disk.arm_crash_at_operation(disk.operations_this_incarnation() + operation.max(1));
+                self.core.nodes[node.index()].restart_on_power_loss = restart_after;
             }
             // An action naming a node that does not exist does nothing, visibly.
             _ => self
                 .core
                 .trace
                 .record(now, None, "invalid_action", &[], || Some("unknown node".to_string())),
+        }
+    }
+
+    /// Whether `action` would change nothing (starting a node that is up, resuming one that
+    /// is not paused, ...): such actions are neither applied nor traced, so the heal phase's
+    /// sweep over every node leaves only what it really did in the trace.
+    fn is_noop(&self, action: &ControlAction) -> bool {
+        let status = |node: &NodeId| self.core.nodes.get(node.index()).map(|state| state.status);
+        match action {
+            ControlAction::Start(node) => status(node) != Some(NodeStatus::Down),
+            ControlAction::Resume(node) => status(node) != Some(NodeStatus::Paused),
+            ControlAction::SetNodeUp { node, up } => {
+                node.index() < self.core.nodes.len() && self.core.net.is_interface_up(*node) == *up
+            }
+            ControlAction::DisarmCrashPoint(node) => {
+                self.core.disks.get(node.index()).is_none_or(|disk| !disk.crash_point_armed())
+            }
+            ControlAction::Heal => self.core.net.partition.is_none(),
+            ControlAction::StopTriggers => self.core.triggers.is_empty(),
+            ControlAction::Unclog => !self.core.net.has_clogs() && self.core.clog_held.is_empty(),
+            _ => false,
+        }
+    }
+
+    /// A crash or pause the `max_dead` budget forbids: not applied, traced and counted (a
+    /// fault coverage point reports it).
+    fn skip_for_max_dead(&mut self, action: &ControlAction, node: NodeId) {
+        let now = self.core.now;
+        self.core.skipped_by_max_dead += 1;
+        self.core.trace.mix(Kind::Control, now, [u64::from(node.0), 4, 0, 0]);
+        let fields = [("action", Value::Str(action.kind())), ("cause", Value::Str("max_dead"))];
+        self.core.trace.record(now, Some(node), "skipped", &fields, || None);
+    }
+
+    /// Aims `action` at the live node holding `role`, or as `otherwise` says.
+    fn apply_to_role_holder(&mut self, role: &str, otherwise: RoleFallback, action: ControlAction) {
+        let target = match (self.core.role_holder(role), otherwise) {
+            (Some(holder), _) => Some(holder),
+            (None, RoleFallback::Random(candidates)) => {
+                self.core.role_fallback.pick(&candidates).copied()
+            }
+            (None, RoleFallback::Skip) => None,
+        };
+        match target {
+            Some(node) => self.apply(action.with_node(node)),
+            None => {
+                let now = self.core.now;
+                self.core.trace.mix(Kind::Control, now, [u64::MAX, 3, 0, 0]);
+                self.core.trace.mix_text(role);
+                let fields =
+                    [("holder_of", Value::Str(role)), ("action", Value::Str(action.kind()))];
+                self.core.trace.record(now, None, "skipped", &fields, || None);
+            }
         }
     }
 }
@@ -225,6 +292,6 @@ impl<M: Debug + 'static, W: Wire<M>> Control<'_, M, W> {
     }
     /// The node loses power at its `operation`-th disk operation from now on.
     pub fn crash_at_disk_operation(&mut self, node: NodeId, operation: u64) -> &mut Self {
-        self.apply(ControlAction::CrashAtDiskOperation { node, operation })
+        self.apply(ControlAction::CrashAtDiskOperation { node, operation, restart_after: None })
     }
 }

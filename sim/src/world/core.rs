@@ -9,12 +9,12 @@ use std::fmt::Debug;
 use crate::check::Coverage;
 use crate::clock::Clock;
 use crate::disk::{Disk, DiskError, DiskEvent, DiskOp, DiskTicket};
-use crate::fault::{Buggify, ControlAction};
+use crate::fault::{Buggify, ControlAction, Supervisor, Trigger, TriggerWhen};
 use crate::id::{NodeId, TimerId};
 use crate::net::{DropCause, Network, Refusal, SendError};
 use crate::node::{DownReason, Envelope, NodeStatus};
 use crate::observation::Observation;
-use crate::rng::Stream;
+use crate::rng::{label_hash, Stream};
 use crate::scheduler::Scheduler;
 use crate::time::{Duration, Instant};
 use crate::topology::Topology;
@@ -84,6 +84,10 @@ pub(crate) struct NodeState<M, P> {
     pub halt: Option<Halt>,
     /// Why the node is down, while it is.
     pub down: Option<DownReason>,
+    /// Roles the process says it holds now (`NodeApi::hold_role`); gone with the process.
+    pub roles: Vec<Cow<'static, str>>,
+    /// Boot again this long after the next power loss (a crash point's `restart_after`).
+    pub restart_on_power_loss: Option<Duration>,
 }
 
 /// How a node stopped within a callback.
@@ -126,6 +130,36 @@ pub struct Core<M, W: Wire<M>> {
     pub(crate) observations: Vec<Observation>,
     pub(crate) observations_total: u64,
     pub(crate) keep_observations: bool,
+    /// Faults that follow the protocol, with their firing state.
+    pub(crate) triggers: Vec<ArmedTrigger>,
+    /// Actions to apply when the current callback returns, with their delay from then.
+    pub(crate) pending: Vec<(Duration, ControlAction)>,
+    pub(crate) supervisor: Option<Supervisor>,
+    /// Draws nodes for role-holder actions when nobody holds the role.
+    pub(crate) role_fallback: Stream,
+    /// Whether a process callback is running (still true after a panic escaped one).
+    pub(crate) in_callback: bool,
+    /// At most this many nodes down or paused at once; crashes and pauses beyond it are
+    /// skipped (traced) and counted.
+    pub(crate) max_dead: Option<u32>,
+    pub(crate) skipped_by_max_dead: u64,
+}
+
+/// A trigger with its streams and how often it fired.
+pub(crate) struct ArmedTrigger {
+    pub trigger: Trigger,
+    pub fire: Stream,
+    pub restart: Stream,
+    pub fired: u32,
+}
+
+impl ArmedTrigger {
+    pub(crate) fn new(seed: u64, trigger: Trigger) -> ArmedTrigger {
+        let fire = Stream::with_parts(seed, "fault.trigger", &[label_hash(&trigger.name, &[])]);
+        let restart =
+            Stream::with_parts(seed, "fault.trigger.restart", &[label_hash(&trigger.name, &[])]);
+        ArmedTrigger { trigger, fire, restart, fired: 0 }
+    }
 }
 
 impl<M: Debug + 'static, W: Wire<M>> Core<M, W> {
@@ -360,6 +394,11 @@ impl<M: Debug + 'static, W: Wire<M>> Core<M, W> {
             self.trace.mix_value(*value);
         }
         self.trace.record(now, node, kind, fields, || None);
+        if let Some(node) = node {
+            if !self.triggers.is_empty() {
+                self.pull_triggers(node, kind);
+            }
+        }
     }
 
     pub(crate) fn buggify(&mut self, node: NodeId, site: &'static str) -> bool {
@@ -396,6 +435,9 @@ impl<M: Debug + 'static, W: Wire<M>> Core<M, W> {
                 fields.iter().map(|(name, value)| (name.as_str(), *value)).collect();
             self.trace.record(now, Some(node), &kind, &named, || None);
         }
+        if !self.triggers.is_empty() {
+            self.pull_triggers(node, &kind);
+        }
         let seq = self.observations_total;
         self.observations_total += 1;
         if self.keep_observations {
@@ -404,6 +446,99 @@ impl<M: Debug + 'static, W: Wire<M>> Core<M, W> {
                 fields.iter().map(|(name, value)| (name.to_name(), (*value).into())).collect();
             self.observations.push(Observation { seq, at: now, node, incarnation, kind, fields });
         }
+    }
+}
+
+impl<M: Debug + 'static, W: Wire<M>> Core<M, W> {
+    /// `node` made an event of `kind`: every trigger it matches may fire (each draws from
+    /// its own stream only when matched, so one trigger never shifts another's draws).
+    #[cold]
+    #[inline(never)]
+    fn pull_triggers(&mut self, node: NodeId, kind: &str) {
+        let now = self.now;
+        for index in 0..self.triggers.len() {
+            let armed = &mut self.triggers[index];
+            let trigger = &armed.trigger;
+            let matches = trigger.event == kind
+                && trigger.nodes.as_ref().is_none_or(|nodes| nodes.contains(&node))
+                && trigger.budget.is_none_or(|budget| armed.fired < budget);
+            if !matches || !armed.fire.bernoulli(trigger.probability) {
+                continue;
+            }
+            armed.fired += 1;
+            let restart = trigger.restart_after.map(|(low, high)| {
+                Duration::from_nanos(armed.restart.uniform_u64(low.as_nanos(), high.as_nanos()))
+            });
+            let action = match trigger.at_observer {
+                true => trigger.action.with_node(node),
+                false => trigger.action.clone(),
+            };
+            let when = trigger.when;
+            self.trace.mix(Kind::Control, now, [u64::from(node.0), 1, index as u64, 0]);
+            self.trace.mix_text(&trigger.name);
+            if self.trace.is_recording() {
+                let name = trigger.name.clone();
+                let fields = [("rule", Value::Str(&name)), ("event", Value::Str(kind))];
+                self.trace.record(now, Some(node), "trigger", &fields, || None);
+            }
+            match (when, &action) {
+                (TriggerWhen::Before, ControlAction::Crash(target)) if *target == node => {
+                    if !self.max_dead_reached(node) {
+                        self.nodes[node.index()].restart_on_power_loss = restart;
+                        self.halt(node, Halt::PowerLoss);
+                    }
+                }
+                _ => {
+                    let action = match restart {
+                        Some(after) => action.with_restart(after),
+                        None => action,
+                    };
+                    self.pending.push((Duration::ZERO, action));
+                }
+            }
+        }
+    }
+
+    /// `node` says it holds `role` now (or no longer); traced when that changes.
+    pub(crate) fn hold_role(&mut self, node: NodeId, role: Cow<'static, str>, held: bool) {
+        if self.halted(node) {
+            return;
+        }
+        let roles = &mut self.nodes[node.index()].roles;
+        let position = roles.iter().position(|r| *r == role);
+        match (position, held) {
+            (None, true) => roles.push(role.clone()),
+            (Some(position), false) => {
+                roles.remove(position);
+            }
+            _ => return,
+        }
+        let now = self.now;
+        self.trace.mix(Kind::User, now, [u64::from(node.0), u64::from(held), 2, 0]);
+        self.trace.mix_text(&role);
+        let fields = [("name", Value::Str(&role)), ("held", Value::Bool(held))];
+        self.trace.record(now, Some(node), "role", &fields, || None);
+    }
+
+    /// Whether taking `node` down (crash or pause) would make more than `max_dead` nodes
+    /// down at once; a node already down or paused does not count again.
+    pub(crate) fn max_dead_reached(&self, node: NodeId) -> bool {
+        let Some(max_dead) = self.max_dead else { return false };
+        if self.nodes[node.index()].status != NodeStatus::Up {
+            return false;
+        }
+        let dead = self.nodes.iter().filter(|state| state.status != NodeStatus::Up).count();
+        dead >= max_dead as usize
+    }
+
+    /// The first live node (by id) holding `role`.
+    pub(crate) fn role_holder(&self, role: &str) -> Option<NodeId> {
+        self.nodes
+            .iter()
+            .position(|state| {
+                state.status != NodeStatus::Down && state.roles.iter().any(|r| r == role)
+            })
+            .map(|index| NodeId(index as u32))
     }
 }
 

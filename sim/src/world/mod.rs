@@ -34,8 +34,11 @@ pub use control::Control;
 pub(crate) use core::Core;
 use core::{Delivery, Event, Halt};
 
+/// A process of any type, as the world holds it.
+pub type BoxedProcess<M, W> = Box<dyn Process<M, Context<M, W>>>;
+
 /// Builds a process for a node; called at boot and at every restart.
-pub type Factory<M, W> = Box<dyn FnMut(NodeId) -> Box<dyn Process<M, Context<M, W>>>>;
+pub type Factory<M, W> = Box<dyn FnMut(NodeId) -> BoxedProcess<M, W>>;
 
 /// A predicate over the whole world, checked after every event.
 pub type Invariant<M, W> = Box<dyn Fn(&World<M, W>) -> Result<(), String>>;
@@ -106,7 +109,7 @@ pub enum AfterEvent {
 /// One simulated run. `M` is the message type; `W` the wire (see `wire`).
 pub struct World<M, W: Wire<M> = Typed> {
     core: Core<M, W>,
-    processes: Vec<Option<Box<dyn Process<M, Context<M, W>>>>>,
+    processes: Vec<Option<BoxedProcess<M, W>>>,
     factories: Vec<Option<Factory<M, W>>>,
     invariants: Vec<(String, Invariant<M, W>)>,
     stopped: Option<Outcome>,
@@ -262,6 +265,61 @@ impl<M: Debug + 'static, W: Wire<M>> World<M, W> {
     /// Observations made in this run so far (kept or not).
     pub fn observations_total(&self) -> u64 {
         self.core.observations_total
+    }
+
+    /// Adds a fault that follows the protocol (see `Trigger`), from now on.
+    pub fn add_trigger(&mut self, trigger: crate::fault::Trigger) {
+        let armed = core::ArmedTrigger::new(self.core.seed, trigger);
+        self.core.triggers.push(armed);
+    }
+
+    /// Restarts nodes that lose power at a disk crash point, exit or abort, after a delay
+    /// (see `Supervisor`); `None` leaves them down.
+    pub fn set_supervisor(&mut self, supervisor: Option<crate::fault::Supervisor>) {
+        self.core.supervisor = supervisor;
+    }
+
+    /// At most this many nodes down or paused at once: crashes and pauses beyond it are
+    /// skipped (traced as `skipped cause=max_dead`).
+    pub fn set_max_dead(&mut self, max_dead: Option<u32>) {
+        self.core.max_dead = max_dead;
+    }
+
+    /// Crashes and pauses the `max_dead` budget skipped so far.
+    pub fn skipped_by_max_dead(&self) -> u64 {
+        self.core.skipped_by_max_dead
+    }
+
+    /// The roles `node` holds now (`NodeApi::hold_role`).
+    pub fn roles(&self, node: NodeId) -> impl Iterator<Item = &str> + '_ {
+        self.core.nodes[node.index()].roles.iter().map(|role| role.as_ref())
+    }
+
+    /// Marks the start of a phase of the run (`chaos`, `heal`, `converge`...) in the trace.
+    pub fn mark_phase(&mut self, name: &str) {
+        let now = self.core.now;
+        self.core.trace.mix(Kind::Control, now, [u64::MAX, 2, 0, 0]);
+        self.core.trace.mix_text(name);
+        self.core.trace.record(now, None, "phase", &[("name", Value::Str(name))], || None);
+    }
+
+    /// Ends the run for a reason found outside the event loop (a liveness check that did not
+    /// hold, a final check that failed, a panic), with a `stop` line naming it. Later calls
+    /// to `step` do nothing.
+    pub fn finish(&mut self, reason: &str, detail: Option<String>) {
+        if self.stopped.is_some() {
+            return;
+        }
+        let now = self.core.now;
+        self.core.trace.mix(Kind::Limit, now, [4, self.core.events_processed, 0, 0]);
+        self.core.trace.mix_text(reason);
+        self.core.trace.record(now, None, "stop", &[("reason", Value::Str(reason))], || detail);
+        self.stopped = Some(Outcome::Quiescent);
+    }
+
+    /// The node whose callback a panic escaped from, if one did.
+    pub fn panicked_node(&self) -> Option<NodeId> {
+        self.core.in_callback.then_some(self.core.current)
     }
 
     /// Records a trace event not tied to a node (a test's or checker's note).
@@ -596,10 +654,14 @@ impl<M: Debug + 'static, W: Wire<M>> World<M, W> {
             return;
         };
         self.core.current = node;
+        self.core.in_callback = true;
         callback(process, Context::of(&mut self.core));
-        // Most callbacks neither stop the node nor leave disk events: one look decides.
+        self.core.in_callback = false;
+        // Most callbacks neither stop the node, leave disk events nor pull a trigger: one
+        // look each decides.
         if self.core.nodes[node.index()].halt.is_some()
             || self.core.disks[node.index()].has_events()
+            || !self.core.pending.is_empty()
         {
             self.finish_callback(node);
         }
@@ -611,11 +673,47 @@ impl<M: Debug + 'static, W: Wire<M>> World<M, W> {
     #[inline(never)]
     fn finish_callback(&mut self, node: NodeId) {
         self.core.trace_disk_events(node);
-        match self.core.nodes[node.index()].halt.take() {
+        let halt = self.core.nodes[node.index()].halt.take();
+        let halted = halt.is_some();
+        match halt {
             None => {}
-            Some(Halt::PowerLoss) => self.crash(node),
+            Some(Halt::PowerLoss) => {
+                let now = self.core.now;
+                self.core.trace.mix(Kind::Crash, now, [u64::from(node.0), 1, 0, 0]);
+                let cause = [("cause", Value::Str("power_loss"))];
+                self.core.trace.record(now, Some(node), "crash", &cause, || None);
+                self.crash(node);
+            }
             Some(Halt::Exit(code)) => self.end_process(node, DownReason::Exited(code)),
             Some(Halt::Abort(reason)) => self.end_process(node, DownReason::Aborted(reason)),
+        }
+        if halted {
+            self.supervise(node);
+        }
+        for (after, action) in std::mem::take(&mut self.core.pending) {
+            match after == Duration::ZERO {
+                true => self.apply(action),
+                false => self.schedule(self.core.now + after, action),
+            }
+        }
+    }
+
+    /// A node that stopped itself or lost power comes back after its crash point's
+    /// `restart_after`, or after the supervisor's delay, if either is set.
+    fn supervise(&mut self, node: NodeId) {
+        let explicit = self.core.nodes[node.index()].restart_on_power_loss.take();
+        let delay = explicit.or_else(|| {
+            let supervisor = self.core.supervisor?;
+            let mut stream = crate::rng::Stream::with_parts(
+                self.core.seed,
+                "supervisor",
+                &[u64::from(node.0), u64::from(self.core.nodes[node.index()].incarnation)],
+            );
+            let (low, high) = (supervisor.restart_after_min, supervisor.restart_after_max);
+            Some(Duration::from_nanos(stream.uniform_u64(low.as_nanos(), high.as_nanos())))
+        });
+        if let Some(delay) = delay {
+            self.schedule(self.core.now + delay, ControlAction::Start(node));
         }
     }
 
@@ -702,6 +800,7 @@ impl<M: Debug + 'static, W: Wire<M>> World<M, W> {
         state.incarnation += 1;
         state.held.clear();
         state.inbox.clear();
+        state.roles.clear();
         self.processes[node.index()] = None;
         true
     }
