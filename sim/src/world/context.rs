@@ -176,8 +176,15 @@ pub struct AppDisk<'c, M, W: Wire<M> = Typed> {
 
 impl<M: Debug + 'static, W: Wire<M>> AppDisk<'_, M, W> {
     /// Runs one operation on the node's disk, then traces what it did and notes a power loss.
+    /// A node that already stopped within this callback reaches its disk no more.
     #[inline]
-    fn operate<T>(&mut self, operation: impl FnOnce(&mut Disk) -> T) -> T {
+    fn operate<T>(
+        &mut self,
+        operation: impl FnOnce(&mut Disk) -> Result<T, DiskError>,
+    ) -> Result<T, DiskError> {
+        if self.core.halted(self.node) {
+            return Err(DiskError::Crashed);
+        }
         let output = operation(&mut self.core.disks[self.node.index()]);
         self.core.after_disk_operation(self.node);
         output
@@ -227,6 +234,9 @@ impl<M: Debug + 'static, W: Wire<M>> Storage for AppDisk<'_, M, W> {
         self.operate(|disk| disk.sync_directory())
     }
     fn submit(&mut self, op: DiskOp) -> Result<DiskTicket, DiskError> {
+        if self.core.halted(self.node) {
+            return Err(DiskError::Crashed);
+        }
         let ticket = self.core.submit_disk(self.node, op);
         self.core.after_disk_operation(self.node);
         ticket
