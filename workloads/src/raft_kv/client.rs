@@ -93,19 +93,19 @@ impl Client {
 
     /// A process number no other client, incarnation or generation of the run has: the
     /// node's first process is its id.
-    fn number_process<N: NodeApi<Message>>(&mut self, node: &mut N) {
+    fn number_process(&mut self, node: &mut impl NodeApi<Message>) {
         debug_assert!(self.generation < PROCESSES_PER_INCARNATION);
         let life = u64::from(node.incarnation()) * PROCESSES_PER_INCARNATION + self.generation;
         self.process = life * node.n_nodes() as u64 + u64::from(node.id().0);
         self.seq = 0;
     }
 
-    fn think<N: NodeApi<Message>>(&mut self, node: &mut N) {
+    fn think(&mut self, node: &mut impl NodeApi<Message>) {
         let pause = node.rng().uniform_u64(0, self.config.think_time.as_nanos());
         node.set_timer(Duration::from_nanos(pause), TIMER_THINK);
     }
 
-    fn invoke<N: NodeApi<Message>>(&mut self, node: &mut N) {
+    fn invoke(&mut self, node: &mut impl NodeApi<Message>) {
         self.seq += 1;
         let key = node.rng().below(self.config.keys.max(1));
         let value = format!("{}.{} ", self.process, self.seq);
@@ -125,7 +125,7 @@ impl Client {
         self.send(node);
     }
 
-    fn send<N: NodeApi<Message>>(&self, node: &mut N) {
+    fn send(&self, node: &mut impl NodeApi<Message>) {
         let (Some(pending), Some(&server)) = (&self.pending, self.config.servers.get(self.target))
         else {
             return;
@@ -135,7 +135,7 @@ impl Client {
         node.send(server, request);
     }
 
-    fn complete<N: NodeApi<Message>>(&mut self, node: &mut N, ending: Ending) {
+    fn complete(&mut self, node: &mut impl NodeApi<Message>, ending: Ending) {
         let Some(pending) = self.pending.take() else { return };
         node.cancel_timer(pending.retry_timer);
         node.cancel_timer(pending.give_up_timer);

@@ -78,6 +78,7 @@ pub enum Role {
 /// A server's Raft state. Term and vote are the volatile copy of what `durable` holds; the
 /// rest is volatile.
 pub struct Replica {
+    config: Config,
     pub term: u64,
     pub voted_for: Option<NodeId>,
     pub role: Role,
@@ -100,28 +101,28 @@ impl<N: NodeApi<Message>> Process<Message, N> for Server {
     fn on_start(&mut self, node: &mut N) {
         let opened = Durable::open(&mut node.disk());
         match opened {
-            Ok(durable) => self.replica = Some(Replica::start(node, &self.config, durable)),
+            Ok(durable) => self.replica = Some(Replica::start(node, self.config.clone(), durable)),
             Err(error) => node.abort(&format!("cannot recover the raft state: {error}")),
         }
     }
 
     fn on_message(&mut self, node: &mut N, from: NodeId, message: Message) {
         let Some(replica) = &mut self.replica else { return };
-        if let Err(error) = replica.on_message(node, &self.config, from, message) {
+        if let Err(error) = replica.on_message(node, from, message) {
             node.abort(&error.to_string());
         }
     }
 
     fn on_timer(&mut self, node: &mut N, timer: TimerId, tag: u64) {
-        let (config, Some(replica)) = (&self.config, &mut self.replica) else { return };
+        let Some(replica) = &mut self.replica else { return };
         let result = match tag {
             TIMER_ELECTION if timer == replica.election_timer => {
-                replica.election_timer = set_election_timer(node, config);
-                replica.on_election_timeout(node, config)
+                replica.election_timer = set_election_timer(node, &replica.config);
+                replica.on_election_timeout(node)
             }
             TIMER_TICK if timer == replica.tick_timer => {
-                replica.tick_timer = node.set_timer(config.heartbeat_interval, TIMER_TICK);
-                replica.on_tick(node, config);
+                replica.tick_timer = node.set_timer(replica.config.heartbeat_interval, TIMER_TICK);
+                replica.on_tick(node);
                 Ok(())
             }
             _ => Ok(()),
@@ -132,7 +133,7 @@ impl<N: NodeApi<Message>> Process<Message, N> for Server {
     }
 }
 
-fn set_election_timer<N: NodeApi<Message>>(node: &mut N, config: &Config) -> TimerId {
+fn set_election_timer(node: &mut impl NodeApi<Message>, config: &Config) -> TimerId {
     let (low, high) =
         (config.election_timeout_min.as_nanos(), config.election_timeout_max.as_nanos());
     let timeout = node.rng().uniform_u64(low, high.max(low));
@@ -141,7 +142,7 @@ fn set_election_timer<N: NodeApi<Message>>(node: &mut N, config: &Config) -> Tim
 
 impl Replica {
     /// A follower with the recovered state, its timers set.
-    fn start<N: NodeApi<Message>>(node: &mut N, config: &Config, durable: Durable) -> Replica {
+    fn start(node: &mut impl NodeApi<Message>, config: Config, durable: Durable) -> Replica {
         Replica {
             term: durable.term(),
             voted_for: durable.voted_for(),
@@ -151,8 +152,9 @@ impl Replica {
             durable,
             kv: Kv::default(),
             leader: None,
-            election_timer: set_election_timer(node, config),
+            election_timer: set_election_timer(node, &config),
             tick_timer: node.set_timer(config.heartbeat_interval, TIMER_TICK),
+            config,
         }
     }
 
@@ -164,28 +166,27 @@ impl Replica {
         self.durable.log()
     }
 
-    fn reset_election_timer<N: NodeApi<Message>>(&mut self, node: &mut N, config: &Config) {
+    fn reset_election_timer(&mut self, node: &mut impl NodeApi<Message>) {
         node.cancel_timer(self.election_timer);
-        self.election_timer = set_election_timer(node, config);
+        self.election_timer = set_election_timer(node, &self.config);
     }
 
     /// Makes the in-memory term and vote durable.
-    fn save_hard_state<N: NodeApi<Message>>(&mut self, node: &mut N) -> Result {
+    fn save_hard_state(&mut self, node: &mut impl NodeApi<Message>) -> Result {
         self.durable.save_hard_state(&mut node.disk(), self.term, self.voted_for)
     }
 
-    fn on_message<N: NodeApi<Message>>(
+    fn on_message(
         &mut self,
-        node: &mut N,
-        config: &Config,
+        node: &mut impl NodeApi<Message>,
         from: NodeId,
         message: Message,
     ) -> Result {
         match message {
             Message::RequestVote { term, last_log_index, last_log_term } => {
-                self.on_request_vote(node, config, from, term, (last_log_term, last_log_index))
+                self.on_request_vote(node, from, term, (last_log_term, last_log_index))
             }
-            Message::Vote { term, granted } => self.on_vote(node, config, from, term, granted),
+            Message::Vote { term, granted } => self.on_vote(node, from, term, granted),
             Message::AppendEntries {
                 term,
                 prev_log_index,
@@ -194,13 +195,13 @@ impl Replica {
                 leader_commit,
             } => {
                 let prev = (prev_log_index, prev_log_term);
-                self.on_append_entries(node, config, from, term, prev, &entries, leader_commit)
+                self.on_append_entries(node, from, term, prev, &entries, leader_commit)
             }
             Message::AppendReply { term, success, match_index } => {
-                self.on_append_reply(node, config, from, term, success, match_index)
+                self.on_append_reply(node, from, term, success, match_index)
             }
             Message::Request { session, seq, op } => {
-                self.on_request(node, config, Command { client: from, session, seq, op })
+                self.on_request(node, Command { client: from, session, seq, op })
             }
             Message::Reply { .. } => Ok(()),
         }
@@ -209,10 +210,10 @@ impl Replica {
     /// Adopts a newer term in memory: a new term has no vote yet, and a leader or candidate
     /// of an older term steps down (unless the planted bug keeps a leader leading, which
     /// then claims the new term).
-    fn adopt_term<N: NodeApi<Message>>(&mut self, node: &mut N, config: &Config, term: u64) {
+    fn adopt_term(&mut self, node: &mut impl NodeApi<Message>, term: u64) {
         self.term = term;
         self.voted_for = None;
-        if self.is_leader() && config.bug == Bug::NoStepDown {
+        if self.is_leader() && self.config.bug == Bug::NoStepDown {
             node.observe("leader", &[("term", term.into())]);
         } else {
             self.role = Role::Follower;
@@ -221,31 +222,25 @@ impl Replica {
     }
 
     /// Adopts `term` if newer, durably; returns whether it was.
-    fn adopt_newer_term<N: NodeApi<Message>>(
-        &mut self,
-        node: &mut N,
-        config: &Config,
-        term: u64,
-    ) -> Result<bool> {
+    fn adopt_newer_term(&mut self, node: &mut impl NodeApi<Message>, term: u64) -> Result<bool> {
         if term <= self.term {
             return Ok(false);
         }
-        self.adopt_term(node, config, term);
+        self.adopt_term(node, term);
         self.save_hard_state(node)?;
         Ok(true)
     }
 
-    fn on_request_vote<N: NodeApi<Message>>(
+    fn on_request_vote(
         &mut self,
-        node: &mut N,
-        config: &Config,
+        node: &mut impl NodeApi<Message>,
         candidate: NodeId,
         term: u64,
         candidate_last: (u64, u64),
     ) -> Result {
         let newer = term > self.term;
         if newer {
-            self.adopt_term(node, config, term);
+            self.adopt_term(node, term);
         }
         let log = self.log();
         let up_to_date = candidate_last >= (log.last_term(), log.last_index());
@@ -254,43 +249,38 @@ impl Replica {
             && up_to_date;
         if granted {
             self.voted_for = Some(candidate);
-            self.reset_election_timer(node, config);
+            self.reset_election_timer(node);
         }
         // The planted bug replies with the new term and vote in memory only: they reach the
         // disk with the next save, and a crash before it forgets them (as an unsynced write
         // a crash loses would).
-        if (newer || granted) && config.bug != Bug::VoteNotPersisted {
+        if (newer || granted) && self.config.bug != Bug::VoteNotPersisted {
             self.save_hard_state(node)?;
         }
         node.send(candidate, Message::Vote { term: self.term, granted });
         Ok(())
     }
 
-    fn on_vote<N: NodeApi<Message>>(
+    fn on_vote(
         &mut self,
-        node: &mut N,
-        config: &Config,
+        node: &mut impl NodeApi<Message>,
         voter: NodeId,
         term: u64,
         granted: bool,
     ) -> Result {
-        if self.adopt_newer_term(node, config, term)? || term != self.term || !granted {
+        if self.adopt_newer_term(node, term)? || term != self.term || !granted {
             return Ok(());
         }
         if let Role::Candidate { votes } = &mut self.role {
             votes.insert(voter);
-            if votes.len() >= config.quorum() {
-                self.become_leader(node, config);
+            if votes.len() >= self.config.quorum() {
+                self.become_leader(node);
             }
         }
         Ok(())
     }
 
-    fn on_election_timeout<N: NodeApi<Message>>(
-        &mut self,
-        node: &mut N,
-        config: &Config,
-    ) -> Result {
+    fn on_election_timeout(&mut self, node: &mut impl NodeApi<Message>) -> Result {
         if self.is_leader() {
             return Ok(());
         }
@@ -299,30 +289,30 @@ impl Replica {
         self.role = Role::Candidate { votes: BTreeSet::from([node.id()]) };
         self.leader = None;
         self.save_hard_state(node)?;
-        if config.quorum() == 1 {
-            self.become_leader(node, config);
+        if self.config.quorum() == 1 {
+            self.become_leader(node);
         } else {
-            self.request_votes(node, config);
+            self.request_votes(node);
         }
         Ok(())
     }
 
     /// Asks every server that has not granted its vote yet (again, on every tick).
-    fn request_votes<N: NodeApi<Message>>(&self, node: &mut N, config: &Config) {
+    fn request_votes(&self, node: &mut impl NodeApi<Message>) {
         let Role::Candidate { votes } = &self.role else { return };
         let request = Message::RequestVote {
             term: self.term,
             last_log_index: self.log().last_index(),
             last_log_term: self.log().last_term(),
         };
-        for &peer in config.servers.iter().filter(|peer| !votes.contains(peer)) {
+        for &peer in self.config.servers.iter().filter(|peer| !votes.contains(peer)) {
             node.send(peer, request.clone());
         }
     }
 
-    fn become_leader<N: NodeApi<Message>>(&mut self, node: &mut N, config: &Config) {
+    fn become_leader(&mut self, node: &mut impl NodeApi<Message>) {
         let me = node.id();
-        let peers = config.servers.iter().filter(|&&peer| peer != me);
+        let peers = self.config.servers.iter().filter(|&&peer| peer != me);
         let next = self.log().last_index() + 1;
         self.role = Role::Leader {
             next_index: peers.clone().map(|&peer| (peer, next)).collect(),
@@ -330,24 +320,24 @@ impl Replica {
         };
         self.leader = Some(me);
         node.observe("leader", &[("term", self.term.into())]);
-        self.on_tick(node, config);
+        self.on_tick(node);
     }
 
     /// Heartbeats and replication from a leader; repeated vote requests from a candidate.
-    fn on_tick<N: NodeApi<Message>>(&mut self, node: &mut N, config: &Config) {
+    fn on_tick(&mut self, node: &mut impl NodeApi<Message>) {
         match &self.role {
             Role::Leader { next_index, .. } => {
                 let peers: Vec<NodeId> = next_index.keys().copied().collect();
                 for peer in peers {
-                    self.replicate_to(node, config, peer);
+                    self.replicate_to(node, peer);
                 }
             }
-            Role::Candidate { .. } => self.request_votes(node, config),
+            Role::Candidate { .. } => self.request_votes(node),
             Role::Follower => {}
         }
     }
 
-    fn replicate_to<N: NodeApi<Message>>(&self, node: &mut N, config: &Config, peer: NodeId) {
+    fn replicate_to(&self, node: &mut impl NodeApi<Message>, peer: NodeId) {
         let Role::Leader { next_index, .. } = &self.role else { return };
         let log = self.log();
         let next = next_index.get(&peer).copied().unwrap_or(1).clamp(1, log.last_index() + 1);
@@ -356,14 +346,14 @@ impl Replica {
             term: self.term,
             prev_log_index,
             prev_log_term: log.term_at(prev_log_index).unwrap_or(0),
-            entries: log.entries_from(next, config.entries_per_message_max),
+            entries: log.entries_from(next, self.config.entries_per_message_max),
             leader_commit: self.commit_index,
         };
         node.send(peer, message);
     }
 
     /// Observes the entries of the log from `first` on (just written).
-    fn observe_log_from<N: NodeApi<Message>>(&self, node: &mut N, first: u64) {
+    fn observe_log_from(&self, node: &mut impl NodeApi<Message>, first: u64) {
         let log = self.log();
         for index in first..=log.last_index() {
             let term = log.term_at(index).unwrap_or(0);
@@ -376,36 +366,35 @@ impl Replica {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn on_append_entries<N: NodeApi<Message>>(
+    fn on_append_entries(
         &mut self,
-        node: &mut N,
-        config: &Config,
+        node: &mut impl NodeApi<Message>,
         leader: NodeId,
         term: u64,
         (prev_index, prev_term): (u64, u64),
         entries: &[Entry],
         leader_commit: u64,
     ) -> Result {
-        self.adopt_newer_term(node, config, term)?;
-        let refuse = |node: &mut N, term: u64, hint: u64| {
-            node.send(leader, Message::AppendReply { term, success: false, match_index: hint });
-        };
+        self.adopt_newer_term(node, term)?;
+        let current = self.term;
+        let refusal =
+            |hint| Message::AppendReply { term: current, success: false, match_index: hint };
         // A leader refuses a second leader of its term (only a planted bug makes one).
         if term < self.term || self.is_leader() {
-            refuse(node, self.term, 0);
+            node.send(leader, refusal(0));
             return Ok(());
         }
         self.role = Role::Follower;
         self.leader = Some(leader);
-        self.reset_election_timer(node, config);
+        self.reset_election_timer(node);
         let log = self.log();
         match log.term_at(prev_index) {
             None => {
-                refuse(node, self.term, log.last_index());
+                node.send(leader, refusal(log.last_index()));
                 return Ok(());
             }
             Some(term_there) if term_there != prev_term => {
-                refuse(node, self.term, log.first_index_of_term_at(prev_index) - 1);
+                node.send(leader, refusal(log.first_index_of_term_at(prev_index) - 1));
                 return Ok(());
             }
             Some(_) => {}
@@ -427,7 +416,7 @@ impl Replica {
             self.observe_log_from(node, last_kept + 1);
             // The planted bug acknowledges before the sync, so a crash inside it loses
             // entries the leader counts as replicated.
-            if config.bug == Bug::AckBeforeFsync {
+            if self.config.bug == Bug::AckBeforeFsync {
                 node.send(leader, reply);
                 self.durable.sync_log(&mut node.disk())?;
             } else {
@@ -443,16 +432,15 @@ impl Replica {
         Ok(())
     }
 
-    fn on_append_reply<N: NodeApi<Message>>(
+    fn on_append_reply(
         &mut self,
-        node: &mut N,
-        config: &Config,
+        node: &mut impl NodeApi<Message>,
         peer: NodeId,
         term: u64,
         success: bool,
         reported_index: u64,
     ) -> Result {
-        if self.adopt_newer_term(node, config, term)? || term != self.term {
+        if self.adopt_newer_term(node, term)? || term != self.term {
             return Ok(());
         }
         let last_index = self.log().last_index();
@@ -469,10 +457,10 @@ impl Replica {
         }
         let more = *next <= last_index;
         if success {
-            self.advance_commit(node, config);
+            self.advance_commit(node);
         }
         if more || !success {
-            self.replicate_to(node, config, peer);
+            self.replicate_to(node, peer);
         }
         Ok(())
     }
@@ -481,13 +469,14 @@ impl Replica {
     /// be committed by counting: an older one could still be overwritten (figure 8); it
     /// becomes committed with the first own-term entry after it. The planted bug counts
     /// replicas of any term.
-    fn advance_commit<N: NodeApi<Message>>(&mut self, node: &mut N, config: &Config) {
+    fn advance_commit(&mut self, node: &mut impl NodeApi<Message>) {
         let Role::Leader { match_index, .. } = &self.role else { return };
-        let own_term_only = config.bug != Bug::CommitPreviousTerm;
+        let own_term_only = self.config.bug != Bug::CommitPreviousTerm;
         let log = self.durable.log();
         let committed = (self.commit_index + 1..=log.last_index()).rev().find(|&index| {
             let holders = 1 + match_index.values().filter(|&&m| m >= index).count();
-            holders >= config.quorum() && (!own_term_only || log.term_at(index) == Some(self.term))
+            holders >= self.config.quorum()
+                && (!own_term_only || log.term_at(index) == Some(self.term))
         });
         if let Some(index) = committed {
             self.commit_index = index;
@@ -496,7 +485,7 @@ impl Replica {
     }
 
     /// Applies committed entries in order; a leader answers the clients that asked.
-    fn apply<N: NodeApi<Message>>(&mut self, node: &mut N) {
+    fn apply(&mut self, node: &mut impl NodeApi<Message>) {
         while self.applied_index < self.commit_index {
             let index = self.applied_index + 1;
             let Some(entry) = self.durable.log().entry(index) else { break };
@@ -520,12 +509,7 @@ impl Replica {
         }
     }
 
-    fn on_request<N: NodeApi<Message>>(
-        &mut self,
-        node: &mut N,
-        config: &Config,
-        command: Command,
-    ) -> Result {
+    fn on_request(&mut self, node: &mut impl NodeApi<Message>, command: Command) -> Result {
         let (client, session, seq) = (command.client, command.session, command.seq);
         if !self.is_leader() {
             let answer = Answer::NotLeader { leader: self.leader };
@@ -533,7 +517,7 @@ impl Replica {
             return Ok(());
         }
         // The planted bug answers a get from this server's own copy, without a quorum.
-        if let (Bug::StaleReads, Op::Get { key }) = (config.bug, &command.op) {
+        if let (Bug::StaleReads, Op::Get { key }) = (self.config.bug, &command.op) {
             let answer = Answer::Done { value: self.kv.read(*key) };
             node.send(client, Message::Reply { session, seq, answer });
             return Ok(());
@@ -543,9 +527,9 @@ impl Replica {
         self.durable.replace_entries(&mut node.disk(), last, &[entry])?;
         self.durable.sync_log(&mut node.disk())?;
         self.observe_log_from(node, last + 1);
-        self.on_tick(node, config);
-        if config.quorum() == 1 {
-            self.advance_commit(node, config);
+        self.on_tick(node);
+        if self.config.quorum() == 1 {
+            self.advance_commit(node);
         }
         Ok(())
     }
