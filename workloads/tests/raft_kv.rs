@@ -148,25 +148,26 @@ fn swarm_disk_faults_reach_the_servers_which_abort_and_restart() {
 }
 
 // Proves the workload's parameters are checked when the scenario loads: a misspelt bug
-// lists the choices, and an inverted election timeout range is an input error.
+// lists the choices, and an inverted election timeout range, no keys or a zero heartbeat
+// are input errors.
 #[test]
 fn parameters_are_checked_at_load() {
     let text = std::fs::read_to_string(common::path(NO_STEP_DOWN)).expect("scenario");
-    for (from, to, expected) in [
-        ("bug: no_step_down", "bug: no_stepdown", "expected one of none, vote_not_persisted"),
+    for (params, expected) in [
+        ("bug: no_stepdown", "expected one of none, vote_not_persisted"),
         (
-            "bug: no_step_down",
-            "bug: none, election_timeout_min: 400ms",
+            "election_timeout_min: 400ms",
             "election_timeout_min (400ms) is above election_timeout_max (300ms)",
         ),
-        ("bug: no_step_down", "bug: none, keys: 0", "integer >= 1"),
+        ("keys: 0", "integer >= 1"),
+        ("heartbeat_interval: 0ms", "heartbeat_interval must be above zero"),
     ] {
-        let bad = text.replace(from, to);
+        let bad = text.replace("params: {bug: no_step_down}", &format!("params: {{{params}}}"));
         let registry = orrery_workloads::registry();
         let Err(errors) = scenario::parse("bad.yaml", bad.as_bytes(), &registry) else {
-            panic!("{to} loaded");
+            panic!("{params} loaded");
         };
-        assert!(errors.to_string().contains(expected), "{to}: {errors}");
+        assert!(errors.to_string().contains(expected), "{params}: {errors}");
     }
 }
 

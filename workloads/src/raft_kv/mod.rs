@@ -76,8 +76,7 @@ pub struct RaftKvParams {
     /// Most log entries in one append message.
     #[param(default = 64, min = 1)]
     pub entries_per_message_max: usize,
-    /// The planted bug: vote_not_persisted, ack_before_fsync, commit_previous_term,
-    /// no_step_down, stale_reads (none: the correct server).
+    /// The planted bug (`none`: the correct server).
     pub bug: Bug,
 }
 
