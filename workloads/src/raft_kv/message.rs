@@ -1,10 +1,12 @@
 //! What travels between servers and clients: one enum for the whole bus, with the log entry
-//! and key-value operation types it carries.
+//! and key-value operation types it carries. Entries are also what the log stores on disk,
+//! hence their serde derives.
 
 use orrery_sim::NodeId;
+use serde::{Deserialize, Serialize};
 
 /// A key-value operation, as a client asks for it and as the log stores it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Op {
     Get { key: u64 },
     Put { key: u64, value: String },
@@ -20,11 +22,12 @@ impl Op {
 }
 
 /// A client's request as replicated: who asked (for the reply and for deduplication) and what.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Command {
     /// The client node that gets the reply.
+    #[serde(with = "node_id")]
     pub client: NodeId,
-    /// The client's session (its history process id) and the request's number in it: a
+    /// The client's session (its history process number) and the request's number in it: a
     /// command applied twice (a retry that reached two leaders) takes effect once.
     pub session: u64,
     pub seq: u64,
@@ -32,7 +35,7 @@ pub struct Command {
 }
 
 /// One log entry: the term it was created in and its command.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     pub term: u64,
     pub command: Command,
@@ -82,4 +85,18 @@ pub enum Message {
         seq: u64,
         answer: Answer,
     },
+}
+
+/// A node id on disk: its number.
+pub(crate) mod node_id {
+    use orrery_sim::NodeId;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(node: &NodeId, serializer: S) -> Result<S::Ok, S::Error> {
+        node.0.serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<NodeId, D::Error> {
+        u32::deserialize(deserializer).map(NodeId)
+    }
 }

@@ -1,135 +1,138 @@
-//! A server's persistent state on its simulated disk: the current term and vote in
-//! `raft.meta`, the log in `raft.log`. Only this survives a crash; recovery rebuilds a server
-//! from it.
+//! A server's persistent state on its simulated disk: the current term and vote in a
+//! `DurableCell` (`raft.hard`, replaced atomically and durably by every save), the log in a
+//! `DurableLog` of entries (`raft.log`, one checksummed record per entry, a torn tail cut
+//! off on recovery). Only this survives a crash; recovery rebuilds a server from it.
 //!
-//! The meta record is 24 bytes written in place at offset 0: it lies within one sector, so a
-//! crash leaves either the old or the new record whole. The log is append-only except where a
-//! conflict truncates it. Every change here is followed by a sync when the caller asks for one;
-//! Raft's rule is that nothing is acknowledged before the sync returns.
+//! Raft's rule is that nothing is acknowledged before what it depends on is durable: a save
+//! of the term and vote is durable when it returns, appended entries once `sync_log`
+//! returns. Callers order their sends accordingly (the planted bugs are the exceptions, see
+//! `node`).
 
-use orrery_sim::disk::DiskError;
-use orrery_sim::{NodeApi, Context, NodeId};
+use orrery_sim::durable::{DurableCell, DurableError, DurableLog};
+use orrery_sim::{NodeId, Storage};
+use serde::{Deserialize, Serialize};
 
-use super::log::{checksum, decode_records, encode_record, Log};
-use super::message::{Entry, Message};
+use super::log::Log;
+use super::message::Entry;
 
-const META_PATH: &str = "raft.meta";
+const HARD_STATE_PATH: &str = "raft.hard";
 const LOG_PATH: &str = "raft.log";
-const NO_VOTE: u64 = u64::MAX;
 
-/// Why the state could not be read or written; the server drops its volatile state and
-/// recovers from disk again.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StorageError {
-    Disk(DiskError),
-    /// The meta record fails its checksum: the disk lost data Raft assumes it keeps.
-    MetaDamaged,
-}
-
-impl From<DiskError> for StorageError {
-    fn from(error: DiskError) -> StorageError {
-        StorageError::Disk(error)
-    }
-}
-
-/// Everything a server persists.
-#[derive(Debug, Default)]
-pub struct Durable {
-    pub term: u64,
-    pub voted_for: Option<NodeId>,
-    pub log: Log,
-}
-
-/// Reads the persistent state, creating empty files on first boot and cutting a torn tail
-/// off the log.
-pub fn load(ctx: &mut Context<Message>) -> Result<Durable, StorageError> {
-    let mut disk = ctx.disk();
-    let mut created = false;
-    for path in [META_PATH, LOG_PATH] {
-        if !disk.exists(path)? {
-            disk.create(path)?;
-            created = true;
-        }
-    }
-    if created {
-        disk.sync_directory()?;
-    }
-    let meta = disk.read_all(META_PATH)?;
-    let (term, voted_for) = decode_meta(&meta).ok_or(StorageError::MetaDamaged)?;
-    let bytes = disk.read_all(LOG_PATH)?;
-    let mut log = Log::default();
-    for (entry, record_bytes) in decode_records(&bytes) {
-        log.push(entry, record_bytes);
-    }
-    if log.end_bytes() < bytes.len() as u64 {
-        disk.truncate(LOG_PATH, log.end_bytes())?;
-        disk.sync(LOG_PATH)?;
-    }
-    Ok(Durable { term, voted_for, log })
-}
-
-/// Writes the term and vote; durable once `sync` is true and this returns.
-pub fn save_meta(
-    ctx: &mut Context<Message>,
+/// Raft's hard state: what a server must never forget once it has acted on it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct HardState {
     term: u64,
-    voted_for: Option<NodeId>,
-    sync: bool,
-) -> Result<(), StorageError> {
-    let mut record = Vec::with_capacity(24);
-    record.extend_from_slice(&term.to_le_bytes());
-    record.extend_from_slice(&voted_for.map_or(NO_VOTE, |node| u64::from(node.0)).to_le_bytes());
-    record.extend_from_slice(&checksum(&record).to_le_bytes());
-    let mut disk = ctx.disk();
-    disk.write(META_PATH, 0, &record)?;
-    if sync {
-        disk.sync(META_PATH)?;
-    }
-    Ok(())
+    voted_for: Option<u32>,
 }
 
-/// Replaces the log after `last_kept` with `entries`, on disk and in `log`.
-pub fn write_entries(
-    ctx: &mut Context<Message>,
-    log: &mut Log,
-    last_kept: u64,
-    entries: &[Entry],
-    sync: bool,
-) -> Result<(), StorageError> {
-    let mut disk = ctx.disk();
-    if last_kept < log.last_index() {
-        disk.truncate(LOG_PATH, log.offset_bytes_of(last_kept + 1))?;
-        log.truncate(last_kept);
-    }
-    let records: Vec<Vec<u8>> = entries.iter().map(encode_record).collect();
-    if !records.is_empty() {
-        disk.write(LOG_PATH, log.end_bytes(), &records.concat())?;
-    }
-    for (entry, record) in entries.iter().zip(&records) {
-        log.push(entry.clone(), record.len() as u64);
-    }
-    if sync {
-        disk.sync(LOG_PATH)?;
-    }
-    Ok(())
+/// The term, the vote and the log on disk, with the log mirrored in memory.
+#[derive(Debug)]
+pub struct Durable {
+    hard: DurableCell<HardState>,
+    file: DurableLog<Entry>,
+    log: Log,
 }
 
-/// Makes the log's writes durable.
-pub fn sync_log(ctx: &mut Context<Message>) -> Result<(), StorageError> {
-    ctx.disk().sync(LOG_PATH)?;
-    Ok(())
+impl Durable {
+    /// Reads the persistent state, creating it on first boot and cutting a torn tail off
+    /// the log.
+    pub fn open(disk: &mut impl Storage) -> Result<Durable, DurableError> {
+        let hard = DurableCell::open(disk, HARD_STATE_PATH, HardState::default())?;
+        let (file, entries) = DurableLog::open(disk, LOG_PATH)?;
+        Ok(Durable { hard, file, log: Log::from_entries(entries) })
+    }
+
+    /// The term on disk.
+    pub fn term(&self) -> u64 {
+        self.hard.get().term
+    }
+
+    /// The vote on disk.
+    pub fn voted_for(&self) -> Option<NodeId> {
+        self.hard.get().voted_for.map(NodeId)
+    }
+
+    /// The log (what was appended, durable or not yet).
+    pub fn log(&self) -> &Log {
+        &self.log
+    }
+
+    /// Stores the term and vote; durable when this returns. Storing what is already stored
+    /// costs nothing.
+    pub fn save_hard_state(
+        &mut self,
+        disk: &mut impl Storage,
+        term: u64,
+        voted_for: Option<NodeId>,
+    ) -> Result<(), DurableError> {
+        let hard = HardState { term, voted_for: voted_for.map(|node| node.0) };
+        if *self.hard.get() != hard {
+            self.hard.set(disk, hard)?;
+        }
+        Ok(())
+    }
+
+    /// Replaces the log after `last_kept` with `entries`: a conflicting suffix is dropped
+    /// durably, the new entries are appended to the page cache (durable after `sync_log`).
+    pub fn replace_entries(
+        &mut self,
+        disk: &mut impl Storage,
+        last_kept: u64,
+        entries: &[Entry],
+    ) -> Result<(), DurableError> {
+        if last_kept < self.log.last_index() {
+            self.file.truncate(disk, last_kept as usize)?;
+            self.log.truncate(last_kept);
+        }
+        for entry in entries {
+            self.file.append(disk, entry)?;
+            self.log.extend([entry.clone()]);
+        }
+        Ok(())
+    }
+
+    /// Makes every appended entry durable.
+    pub fn sync_log(&mut self, disk: &mut impl Storage) -> Result<(), DurableError> {
+        self.file.sync(disk)
+    }
 }
 
-fn decode_meta(bytes: &[u8]) -> Option<(u64, Option<NodeId>)> {
-    if bytes.is_empty() {
-        return Some((0, None));
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::raft_kv::message::{Command, Op};
+    use orrery_sim::disk::{Disk, DiskConfig, UnsyncedOnCrash};
+
+    fn entry(term: u64, seq: u64) -> Entry {
+        let op = Op::Put { key: 0, value: format!("{seq}") };
+        Entry { term, command: Command { client: NodeId(4), session: 4, seq, op } }
     }
-    let word = |i: usize| -> Option<u64> {
-        Some(u64::from_le_bytes(bytes.get(i * 8..i * 8 + 8)?.try_into().ok()?))
-    };
-    let (term, vote, sum) = (word(0)?, word(1)?, word(2)?);
-    if bytes.len() != 24 || checksum(&bytes[..16]) != sum {
-        return None;
+
+    // Proves what a server saved survives a crash that loses every unsynced write: the last
+    // hard state, the synced log with a conflicting suffix replaced (never brought back), and
+    // not an append that was never synced.
+    #[test]
+    fn saved_state_survives_a_crash_and_replaced_entries_stay_replaced() {
+        let config = DiskConfig { crash_unsynced: UnsyncedOnCrash::Lost, ..DiskConfig::default() };
+        let mut disk = Disk::new(7, 0, config).expect("valid disk");
+        let mut durable = Durable::open(&mut disk).expect("first boot");
+        assert_eq!((durable.term(), durable.voted_for(), durable.log().last_index()), (0, None, 0));
+        durable.save_hard_state(&mut disk, 3, Some(NodeId(1))).expect("save");
+        durable
+            .replace_entries(&mut disk, 0, &[entry(1, 1), entry(1, 2), entry(2, 3)])
+            .expect("append");
+        durable.sync_log(&mut disk).expect("sync");
+        durable.replace_entries(&mut disk, 1, &[entry(3, 4)]).expect("replace");
+        durable.sync_log(&mut disk).expect("sync");
+        durable.replace_entries(&mut disk, 2, &[entry(3, 5)]).expect("append, never synced");
+        disk.crash();
+        let recovered = Durable::open(&mut disk).expect("recover");
+        assert_eq!((recovered.term(), recovered.voted_for()), (3, Some(NodeId(1))));
+        let log = recovered.log();
+        assert_eq!(
+            (log.entry(1), log.entry(2), log.last_index()),
+            (Some(&entry(1, 1)), Some(&entry(3, 4)), 2)
+        );
+        assert_eq!(log.digest_at(2), durable.log().digest_at(2), "the same prefix");
     }
-    let voted_for = (vote != NO_VOTE).then_some(NodeId(vote as u32));
-    Some((term, voted_for))
 }
