@@ -75,7 +75,8 @@ fn trace_of(faults: &str, seed: u64) -> Vec<String> {
     let scenario = scenario::parse("t.yaml", text.as_bytes(), &registry)
         .unwrap_or_else(|errors| panic!("{errors}"));
     let plan = scenario.sample(seed);
-    let (_, trace) = run_plan(&plan, &registry, RunOptions { recording: true, ..RunOptions::default() });
+    let (_, trace) =
+        run_plan(&plan, &registry, RunOptions { recording: true, ..RunOptions::default() });
     trace.expect("recorded").render().lines().map(str::to_string).collect()
 }
 
@@ -121,13 +122,18 @@ fn a_trigger_after_the_callback_crashes_once_its_sends_are_out() {
 // writes after it vanish, and the power loss is a `crash` event.
 #[test]
 fn a_trigger_before_the_callback_loses_the_rest_of_it() {
-    let trace = trace_of("faults:\n  - {on: {event: vote, nodes: [s0], when: before}, kind: crash}\n", 0);
+    let trace =
+        trace_of("faults:\n  - {on: {event: vote, nodes: [s0], when: before}, kind: crash}\n", 0);
     let events = lines_at(&trace, "n0", &["vote", "trigger", "send", "crash"]);
     let from_vote: Vec<&String> = events.iter().skip_while(|e| !e.contains("vote")).collect();
     assert!(!trace.iter().any(|line| line.contains("kind: Append")), "the append vanished");
     assert_eq!(
         from_vote,
-        ["n0 vote term=1000000", "n0 trigger rule=fault[0] event=vote", "n0 crash cause=power_loss"],
+        [
+            "n0 vote term=1000000",
+            "n0 trigger rule=fault[0] event=vote",
+            "n0 crash cause=power_loss"
+        ],
         "no reply and no disk write after the power loss: {trace:#?}"
     );
 }
@@ -146,7 +152,10 @@ fn a_rule_can_aim_at_the_node_another_rule_picked() {
         let paused: Vec<&String> = trace.iter().filter(|l| l.contains(" pause")).collect();
         let resumed: Vec<&String> = trace.iter().filter(|l| l.contains(" resume")).collect();
         let node = |line: &&String| line.split(' ').nth(1).unwrap_or("").to_string();
-        assert_eq!(paused.iter().map(node).collect::<Vec<_>>(), resumed.iter().map(node).collect::<Vec<_>>());
+        assert_eq!(
+            paused.iter().map(node).collect::<Vec<_>>(),
+            resumed.iter().map(node).collect::<Vec<_>>()
+        );
         picked.extend(paused.iter().map(node));
     }
     assert_eq!(picked.len(), 2, "both servers get picked over 20 seeds: {picked:?}");
@@ -158,7 +167,10 @@ fn a_rule_can_aim_at_the_node_another_rule_picked() {
 fn faults_aim_at_the_current_role_holder() {
     let trace = trace_of("faults:\n  - {at: 5ms, kind: crash, node: {holding: leader}}\n  - {at: 6ms, kind: pause, node: {holding: leader}}\n", 0);
     assert!(trace.contains(&"0.005000000 n0 crash".to_string()), "{trace:#?}");
-    assert!(trace.contains(&"0.006000000 - skipped holder_of=leader action=pause".to_string()), "{trace:#?}");
+    assert!(
+        trace.contains(&"0.006000000 - skipped holder_of=leader action=pause".to_string()),
+        "{trace:#?}"
+    );
     let trace = trace_of("faults:\n  - {at: 5ms, kind: crash, node: s0}\n  - {at: 6ms, kind: pause, node: {holding: leader, otherwise: [s1]}}\n", 0);
     assert!(trace.contains(&"0.006000000 n1 pause".to_string()), "{trace:#?}");
 }
@@ -166,8 +178,10 @@ fn faults_aim_at_the_current_role_holder() {
 // Proves clock skew is the node's and survives its crash and restart.
 #[test]
 fn clock_skew_survives_a_crash() {
-    let mut world =
-        World::<u64>::builder(1).process("n0", |_| Pinger { target: NodeId(1) }).endpoints(1).build();
+    let mut world = World::<u64>::builder(1)
+        .process("n0", |_| Pinger { target: NodeId(1) })
+        .endpoints(1)
+        .build();
     world.control().set_clock(NodeId(0), 500_000_000, 0);
     world.run_for(ms(2));
     world.control().crash(NodeId(0)).apply(ControlAction::Start(NodeId(0)));
@@ -182,7 +196,11 @@ fn clock_skew_survives_a_crash() {
 #[test]
 fn max_dead_skips_crashes_beyond_the_budget_as_they_apply() {
     let trace = trace_of("max_dead: 1\nfaults:\n  - {at: 5ms, kind: crash, node: s1}\n  - {at: 6ms, kind: crash, node: {holding: leader}}\n  - {at: 7ms, kind: start, node: s1}\n  - {at: 8ms, kind: crash, node: s0}\n", 0);
-    let lines: Vec<&str> = trace.iter().map(String::as_str).filter(|l| l.contains("crash") || l.contains("skipped") || l.contains(" start")).collect();
+    let lines: Vec<&str> = trace
+        .iter()
+        .map(String::as_str)
+        .filter(|l| l.contains("crash") || l.contains("skipped") || l.contains(" start"))
+        .collect();
     assert!(lines.contains(&"0.006000000 n0 skipped action=crash cause=max_dead"), "{lines:#?}");
     assert!(lines.contains(&"0.008000000 n0 crash"), "after n1 started again: {lines:#?}");
 }
@@ -203,7 +221,11 @@ fn the_order_of_sync_and_reply_shows_in_the_trace() {
     let ((sync_fp, sync_trace), (reply_fp, reply_trace)) = (run(true), run(false));
     assert_ne!(sync_fp, reply_fp);
     let order = |trace: &str| -> Vec<&str> {
-        trace.lines().filter(|l| l.contains("n0 send") || l.contains("kind: Sync")).map(|l| if l.contains("send") { "send" } else { "sync" }).collect()
+        trace
+            .lines()
+            .filter(|l| l.contains("n0 send") || l.contains("kind: Sync"))
+            .map(|l| if l.contains("send") { "send" } else { "sync" })
+            .collect()
     };
     assert_eq!(order(&sync_trace), ["sync", "send"]);
     assert_eq!(order(&reply_trace), ["send", "sync"]);
@@ -216,19 +238,33 @@ fn scenarios_compose_and_errors_name_their_file() {
     let dir = std::env::temp_dir().join(format!("orrery-compose-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     std::fs::write(dir.join("base.yaml"), TOPOLOGY).expect("write");
-    std::fs::write(dir.join("child.yaml"), "extends: base.yaml\nname: child\nphases: {heal: 5ms}\n").expect("write");
+    std::fs::write(
+        dir.join("child.yaml"),
+        "extends: base.yaml\nname: child\nphases: {heal: 5ms}\n",
+    )
+    .expect("write");
     let registry = registry();
-    let overrides = [Override::set("phases.chaos=40ms").expect("valid"), Override::set("seeds=\"3..5\"").expect("valid")];
-    let scenario = scenario::load_with(&dir.join("child.yaml"), &registry, &overrides).expect("loads");
+    let overrides = [
+        Override::set("phases.chaos=40ms").expect("valid"),
+        Override::set("seeds=\"3..5\"").expect("valid"),
+    ];
+    let scenario =
+        scenario::load_with(&dir.join("child.yaml"), &registry, &overrides).expect("loads");
     assert_eq!(scenario.name(), "child");
     assert_eq!((scenario.phases().chaos, scenario.phases().heal), (ms(40), ms(5)));
     assert_eq!(scenario.default_seeds(), 3..5);
-    std::fs::write(dir.join("base.yaml"), TOPOLOGY.replace("chaos: 30ms", "chaos: 30 parsecs")).expect("write");
-    let error = scenario::load(&dir.join("child.yaml"), &registry).expect_err("bad base").to_string();
+    std::fs::write(dir.join("base.yaml"), TOPOLOGY.replace("chaos: 30ms", "chaos: 30 parsecs"))
+        .expect("write");
+    let error =
+        scenario::load(&dir.join("child.yaml"), &registry).expect_err("bad base").to_string();
     assert!(error.contains("base.yaml:4:"), "{error}");
-    let error = scenario::load_with(&dir.join("child.yaml"), &registry, &[Override::param("nope=1").expect("valid")])
-        .expect_err("unknown parameter")
-        .to_string();
+    let error = scenario::load_with(
+        &dir.join("child.yaml"),
+        &registry,
+        &[Override::param("nope=1").expect("valid")],
+    )
+    .expect_err("unknown parameter")
+    .to_string();
     assert!(error.contains("--param nope=1"), "{error}");
     std::fs::write(dir.join("child.yaml"), "extends: child.yaml\n").expect("write");
     let error = scenario::load(&dir.join("child.yaml"), &registry).expect_err("cycle").to_string();

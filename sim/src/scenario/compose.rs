@@ -126,7 +126,10 @@ pub(crate) fn compose(
         };
         let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
         if seen.contains(&canonical) || files.len() > EXTENDS_DEPTH_MAX {
-            let message = format!("`extends: {}` in {child} makes a cycle or a chain too long", extends.value);
+            let message = format!(
+                "`extends: {}` in {child} makes a cycle or a chain too long",
+                extends.value
+            );
             let expected = format!("expected at most {EXTENDS_DEPTH_MAX} files, none twice");
             return refuse(message, &expected, &sources);
         }

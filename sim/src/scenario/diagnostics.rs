@@ -52,7 +52,12 @@ impl<'a> Diagnostics<'a> {
     }
 
     /// Records a problem of the whole scenario, at the first line of its own file.
-    pub fn error_at_start(&mut self, kind: ErrorKind, message: impl Into<String>, expected: impl Into<String>) {
+    pub fn error_at_start(
+        &mut self,
+        kind: ErrorKind,
+        message: impl Into<String>,
+        expected: impl Into<String>,
+    ) {
         let first_line = self.layers[0].first_line;
         let error = self.error_at(kind, first_line, 1, 1, message, expected);
         self.errors.push(error);

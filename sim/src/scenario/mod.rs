@@ -80,8 +80,8 @@ mod test_support;
 mod validate;
 mod write;
 
-pub use error::{ErrorKind, ScenarioError, ScenarioErrors};
 pub use compose::Override;
+pub use error::{ErrorKind, ScenarioError, ScenarioErrors};
 pub use load::{load, load_with, parse, INPUT_BYTES_MAX};
 pub use model::Scenario;
 pub use plan::{Expect, Limits, Phases, RunPlan};

@@ -748,9 +748,11 @@ impl ScenarioFile {
         self.limits = merge(self.limits, other.limits.take(), LimitsFile::overlay);
         self.buggify = merge(self.buggify, other.buggify.take(), BuggifyFile::overlay);
         self.swarm = merge(self.swarm, other.swarm.take(), SwarmFile::overlay);
-        overlay_fields!(self, other, [
-            name, description, topology, faults, max_dead, supervisor, checks, seeds, expect,
-        ]);
+        overlay_fields!(
+            self,
+            other,
+            [name, description, topology, faults, max_dead, supervisor, checks, seeds, expect,]
+        );
         self
     }
 }
@@ -779,22 +781,49 @@ fn merge_spanned<T>(
 
 impl LinkFile {
     fn overlay(mut self, other: LinkFile) -> LinkFile {
-        overlay_fields!(self, other, [
-            from, to, latency, loss_probability, duplicate_probability, corrupt_probability,
-            capacity_packets, when_full, fifo, links, zones,
-        ]);
+        overlay_fields!(
+            self,
+            other,
+            [
+                from,
+                to,
+                latency,
+                loss_probability,
+                duplicate_probability,
+                corrupt_probability,
+                capacity_packets,
+                when_full,
+                fifo,
+                links,
+                zones,
+            ]
+        );
         self
     }
 }
 
 impl DiskFile {
     fn overlay(mut self, other: DiskFile) -> DiskFile {
-        overlay_fields!(self, other, [
-            sector_size_bytes, capacity_bytes, crash_unsynced, read_error_probability,
-            write_error_probability, read_corruption_probability, latent_corruption_probability,
-            misdirected_write_probability, latency_min, latency_max, slow_probability,
-            slow_latency, crash_probability_per_operation, in_flight_max,
-        ]);
+        overlay_fields!(
+            self,
+            other,
+            [
+                sector_size_bytes,
+                capacity_bytes,
+                crash_unsynced,
+                read_error_probability,
+                write_error_probability,
+                read_corruption_probability,
+                latent_corruption_probability,
+                misdirected_write_probability,
+                latency_min,
+                latency_max,
+                slow_probability,
+                slow_latency,
+                crash_probability_per_operation,
+                in_flight_max,
+            ]
+        );
         self
     }
 }
@@ -822,9 +851,11 @@ impl BuggifyFile {
 
 impl SwarmFile {
     fn overlay(mut self, other: SwarmFile) -> SwarmFile {
-        overlay_fields!(self, other, [
-            partition, clog, crash, pause, loss, duplicate, corrupt, clock_skew, disk_errors,
-        ]);
+        overlay_fields!(
+            self,
+            other,
+            [partition, clog, crash, pause, loss, duplicate, corrupt, clock_skew, disk_errors,]
+        );
         self
     }
 }

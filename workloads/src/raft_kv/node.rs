@@ -250,6 +250,7 @@ impl Replica {
         if granted {
             self.voted_for = Some(candidate);
             self.reset_election_timer(node);
+            node.observe("vote_granted", &[("term", term.into()), ("candidate", candidate.into())]);
         }
         // The planted bug replies with the new term and vote in memory only: they reach the
         // disk with the next save, and a crash before it forgets them (as an unsynced write
