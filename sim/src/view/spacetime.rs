@@ -159,7 +159,10 @@ pub struct Marker {
     pub t: u64,
     /// `phase`, `failure` or `stop`.
     pub class: &'static str,
+    /// One line: the phase, or the failing check and its kind (`replies_match (invariant)`).
     pub label: String,
+    /// What the failure said, possibly many lines; empty for a phase.
+    pub message: String,
     /// The event that marks it, if the trace has one.
     pub event: Option<u32>,
 }
@@ -521,6 +524,7 @@ impl<'v, 'a> Builder<'v, 'a> {
                 t: record.time.as_nanos(),
                 class: "phase",
                 label: text,
+                message: String::new(),
                 event: Some(index as u32),
             });
         }
@@ -534,7 +538,8 @@ impl<'v, 'a> Builder<'v, 'a> {
                 markers.push(Marker {
                     t: at,
                     class: "failure",
-                    label: format!("{} ({}): {}", failure.check, failure.kind, failure.message),
+                    label: format!("{} ({})", failure.check, failure.kind),
+                    message: failure.message.clone(),
                     event: stop.map(|&i| i as u32),
                 });
                 for &index in stops.iter().filter(|&&i| Some(&i) != stop) {
@@ -551,6 +556,7 @@ impl<'v, 'a> Builder<'v, 'a> {
                         t: at.as_nanos(),
                         class: "phase",
                         label: label.clone(),
+                        message: String::new(),
                         event: None,
                     });
                 }
@@ -564,11 +570,13 @@ impl<'v, 'a> Builder<'v, 'a> {
     fn stop_marker(&self, index: usize, class: &'static str) -> Marker {
         let record = self.records[index];
         let reason = record.fields.iter().find(|(name, _)| name == "reason");
-        let mut label = reason.map_or_else(|| "stop".to_string(), |(_, value)| value.to_string());
-        if let Some(detail) = &record.detail {
-            label = format!("{label}: {detail}");
+        Marker {
+            t: record.time.as_nanos(),
+            class,
+            label: reason.map_or_else(|| "stop".to_string(), |(_, value)| value.to_string()),
+            message: record.detail.clone().unwrap_or_default(),
+            event: Some(index as u32),
         }
-        Marker { t: record.time.as_nanos(), class, label, event: Some(index as u32) }
     }
 }
 
@@ -835,7 +843,8 @@ mod tests {
             from_trace.markers.iter().filter(|m| m.class == "failure").collect();
         assert_eq!(failures.len(), 1);
         assert_eq!(failures[0].t, 6_000_000);
-        assert_eq!(failures[0].label, "invariant:agree: n0 and n2 disagree");
+        assert_eq!(failures[0].label, "invariant:agree");
+        assert_eq!(failures[0].message, "n0 and n2 disagree");
         assert_eq!(failures[0].event, Some(from_trace.events.t.len() as u32 - 1));
 
         let liveness = FailureMark {
@@ -848,7 +857,8 @@ mod tests {
         let marked: Vec<(&str, u64, Option<u32>)> =
             data.markers.iter().map(|m| (m.class, m.t, m.event)).collect();
         assert_eq!(marked, [("stop", 6_000_000, Some(22)), ("failure", 9_000_000, None)]);
-        assert_eq!(data.markers[1].label, "progress (liveness): n3 never heard back");
+        assert_eq!(data.markers[1].label, "progress (liveness)");
+        assert_eq!(data.markers[1].message, "n3 never heard back");
         assert_eq!(data.time_end, 9_000_000);
     }
 

@@ -429,7 +429,8 @@ O.SpaceTimeView = class {
       if (!list) continue;
       const style = O.MESSAGE_STYLES[state] || O.MESSAGE_STYLES.delivered;
       const marked = state !== "delivered";
-      const alpha = detailed ? (marked ? 0.95 : 0.7) : faint ? (marked ? 0.45 : 0.16) : 0.35;
+      const alpha = detailed ? (marked ? 0.95 : 0.7) : faint ? (marked ? 0.45 : 0.16)
+        : state === "corrupted" ? 0.8 : state === "duplicate" ? 0.4 : 0.18;
       c.strokeStyle = `rgba(${style.rgb},${alpha})`;
       c.fillStyle = `rgba(${style.rgb},${alpha})`;
       c.lineWidth = style.width;
@@ -517,7 +518,7 @@ O.SpaceTimeView = class {
       c.lineTo(x, height);
       c.stroke();
       c.setLineDash([]);
-      const text = (failure ? "✖ " : "▸ ") + marker.label;
+      const text = (failure ? "✖ " : "▸ ") + O.markerLine(marker);
       const room = Math.min(420, this.cssWidth - x - 8);
       const shown = O.fitText(c, text, room > 120 ? room : 300);
       const w = c.measureText(shown).width + 8;
@@ -801,6 +802,7 @@ O.SpaceTimeView = class {
   // Selects event i: details, its line, and (if asked) brings it into view.
   select(i, reveal) {
     this.selected = i;
+    this.range = null;
     this.selectedMarker = this.markerOf.get(i) || null;
     if (reveal) this.reveal(i);
     this.showDetails();
@@ -826,13 +828,13 @@ O.SpaceTimeView = class {
     }
   }
 
-  // A window around event i in which its lane shows events one by one.
+  // A window around event i holding about a hundred events: its neighbours in time, few
+  // enough for every lane to show them one by one.
   comfortableSpan(i) {
-    const list = this.byLane[this.laneOf[i]];
-    const j = O.lowerBound(this.t, this.t[i], list);
-    const lo = Math.max(0, j - 60);
-    const hi = Math.min(list.length - 1, j + 60);
-    return Math.max(2000, this.t[list[hi]] - this.t[list[lo]]);
+    const lo = Math.max(0, i - 50);
+    const hi = Math.min(this.n - 1, i + 50);
+    const span = 2.4 * Math.max(this.t[i] - this.t[lo], this.t[hi] - this.t[i]);
+    return Math.max(2000, span);
   }
 
   showDetails() {
@@ -843,15 +845,15 @@ O.SpaceTimeView = class {
       details.append(O.el("p", { class: "empty" },
         "Click an event, an arrow or a marker for its fields; shift+drag over a time range for its trace lines."));
       if (this.failure) {
-        details.append(O.el("p", { class: "failure-text" }, `✖ ${this.failure.label}`),
+        details.append(...O.markerElements(this.failure),
           O.el("div", { class: "links" }, O.el("a", { onclick: () => this.goToFailure() }, "go to the failing check")));
       }
       return;
     }
     if (i < 0) {
       const marker = this.selectedMarker;
-      details.append(O.el("p", { class: marker.class === "phase" ? "" : "failure-text" }, marker.label),
-        O.el("table", {}, O.el("tr", {}, O.el("th", {}, "time"), O.el("td", {}, O.formatInstant(marker.t) + "s"))));
+      details.append(O.el("table", {}, O.el("tr", {}, O.el("th", {}, "time"), O.el("td", {}, O.formatInstant(marker.t) + "s"))),
+        ...O.markerElements(marker));
       return;
     }
     const data = this.data;
@@ -881,7 +883,8 @@ O.SpaceTimeView = class {
     details.append(O.el("div", { class: "heading" }, O.el("b", {}, kind.name), ` at ${O.formatInstant(this.t[i])}s on ${lane.name}`), table);
     if (detailStart < line.length) details.append(O.el("pre", { "data-role": "detail" }, line.slice(detailStart)));
     const marker = this.markerOf.get(i);
-    if (marker) details.append(O.el("p", { class: marker.class === "phase" ? "" : "failure-text" }, `${marker.class === "phase" ? "▸" : "✖"} ${marker.label}`));
+    if (marker && marker.event === i && marker.class !== "phase") details.append(...O.markerElements(marker));
+    else if (marker) details.append(O.el("p", {}, `▸ ${marker.label}`));
     const links = O.el("div", { class: "links" });
     for (const k of this.messagesOf.get(i) || []) links.append(this.messageLink(k, i));
     for (const span of data.spans) {
@@ -964,6 +967,20 @@ O.SpaceTimeView = class {
     const box = this.canvas.getBoundingClientRect();
     return { x: box.left + this.window.x(this.t[i]), y: box.top + this.laneY(this.laneOf[i]) };
   }
+};
+
+// A marker in one line, for the canvas: its label and the first line of its message.
+O.markerLine = function (marker) {
+  const first = marker.message ? marker.message.split("\n")[0] : "";
+  return first ? `${marker.label}: ${first}` : marker.label;
+};
+
+// A failure or stop marker for the details pane: its label, then its whole message.
+O.markerElements = function (marker) {
+  const elements = [O.el("p", { class: marker.class === "phase" ? "" : "failure-text" },
+    `${marker.class === "phase" ? "▸" : "✖"} ${marker.label}`)];
+  if (marker.message) elements.push(O.el("pre", { "data-role": "failure-message" }, marker.message));
+  return elements;
 };
 
 O.cross = function (c, x, y, r, colour, width) {
