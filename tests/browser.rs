@@ -7,7 +7,8 @@
 //! input and checks the details pane shows their fields; selects a time range and checks its
 //! trace lines; measures the load time; and writes screenshots to `target/tmp/browser/`.
 //!
-//! Where the browser is missing the test says so in a banner on stderr and passes, unless
+//! `ORRERY_CHROMIUM` and `ORRERY_CHROMEDRIVER` name other binaries than Debian's. Where the
+//! browser is missing the test says so in a banner on stderr and passes, unless
 //! `ORRERY_REQUIRE_BROWSER` is set (`.ci/run` sets it): then a missing browser fails it, so CI
 //! never goes green without having run it.
 
@@ -20,8 +21,13 @@ use std::time::Duration;
 use orrery_sim::trace::{Record, TraceFile};
 use serde_json::{json, Value as Json};
 
+/// Debian's paths; `ORRERY_CHROMIUM` and `ORRERY_CHROMEDRIVER` point elsewhere.
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+fn binary(variable: &str, default: &str) -> String {
+    std::env::var(variable).unwrap_or_else(|_| default.to_string())
+}
 /// The flags the closed network and a clean run need, then a fresh profile per run.
 const CHROMIUM_FLAGS: [&str; 9] = [
     "--headless",
@@ -63,8 +69,12 @@ fn orrery(args: &[&str]) -> Output {
 // loads in a usable time; screenshots of each are written.
 #[test]
 fn pages_work_in_headless_chromium() {
-    let missing: Vec<&str> =
-        [CHROMIUM, CHROMEDRIVER].into_iter().filter(|path| !Path::new(path).exists()).collect();
+    let chromium = binary("ORRERY_CHROMIUM", CHROMIUM);
+    let chromedriver = binary("ORRERY_CHROMEDRIVER", CHROMEDRIVER);
+    let missing: Vec<&str> = [chromium.as_str(), chromedriver.as_str()]
+        .into_iter()
+        .filter(|path| !Path::new(path).exists())
+        .collect();
     if !missing.is_empty() {
         let message = format!(
             "BROWSER TEST SKIPPED: {} not found.\nInstall Debian's chromium and chromium-driver \
@@ -79,7 +89,7 @@ fn pages_work_in_headless_chromium() {
     let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).expect("a work directory");
-    let driver = Driver::start(&work.join("profile"));
+    let driver = Driver::start(&chromedriver, &chromium, &work.join("profile"));
     let capsule = capsule_page(&driver, &work);
     let linearizability = linearizability_capsule_page(&driver, &work);
     let big = big_page(&driver, &work);
@@ -232,7 +242,29 @@ fn history_page(driver: &Driver, work: &Path) -> String {
     }
     driver.no_console_errors("the history page");
     driver.screenshot(&work.join("stale-read-history.png"));
-    "history page: the read that cannot be placed shows its fields".to_string()
+
+    // A capsule page with a history has both views, one tab each.
+    let trace = read_trace(&work.join("capsules/echo-corrupt-replies-seed-0/trace.txt"));
+    let recorded =
+        orrery_sim::check::read_history(&std::fs::read(&history).expect("the history file"))
+            .expect("the history reads");
+    let report =
+        orrery_sim::check::check_history(&recorded, orrery_sim::check::ModelName::Kv, 1000)
+            .expect("the history fits the model");
+    let view = orrery_sim::view::SpaceTime::new(&trace);
+    let both = work.join("both-views.html");
+    std::fs::write(&both, orrery_sim::view::capsule_html(&view, Some((&recorded, &report))))
+        .expect("written");
+    driver.open(&both);
+    driver.click_element("[data-tab=history]");
+    let shown = driver.execute(
+        "return [document.querySelector('[data-view=history]').classList.contains('shown'), \
+                 document.querySelector('[data-view=spacetime]').classList.contains('shown'), \
+                 orrery.history.rows.length]",
+    );
+    assert_eq!(shown, json!([true, false, 3]), "the history tab shows the history view");
+    driver.no_console_errors("the page with both views");
+    "history page: the read that cannot be placed shows its fields; tabs switch views".to_string()
 }
 
 fn read_trace(path: &Path) -> TraceFile {
@@ -269,12 +301,12 @@ struct Driver {
 }
 
 impl Driver {
-    fn start(profile: &Path) -> Driver {
+    fn start(chromedriver: &str, chromium: &str, profile: &Path) -> Driver {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .map(|address| address.port())
             .expect("a free port");
-        let process = Command::new(CHROMEDRIVER)
+        let process = Command::new(chromedriver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -294,7 +326,7 @@ impl Driver {
         args.push(format!("--user-data-dir={}", profile.display()));
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
-            "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
+            "goog:chromeOptions": {"binary": chromium, "args": args},
             "goog:loggingPrefs": {"browser": "ALL"},
         }}});
         let created = driver.call("POST", "/session", Some(&capabilities));

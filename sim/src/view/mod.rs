@@ -82,3 +82,28 @@ pub fn capsule_html(view: &SpaceTime<'_>, history: Option<(&History, &Report)>) 
 pub fn embedded_data(html: &str) -> Option<serde_json::Value> {
     page::embedded_json(html).and_then(|json| serde_json::from_str(json).ok())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::{check_history, read_history, ModelName};
+    use crate::trace::TraceFile;
+
+    // Proves a capsule page carries both views when it has a history, and a trace page only
+    // the space-time one, each readable back from the HTML.
+    #[test]
+    fn capsule_pages_carry_the_history_beside_the_trace() {
+        let file = TraceFile::parse("0.000000000 n0 start incarnation=0\n").expect("parses");
+        let history = read_history(b"{:type :invoke, :f :read, :value nil, :process 0, :time 1}")
+            .expect("reads");
+        let report = check_history(&history, ModelName::Register, 1000).expect("checks");
+        let view = SpaceTime::new(&file);
+        let capsule = embedded_data(&capsule_html(&view, Some((&history, &report)))).expect("data");
+        assert_eq!(capsule["spacetime"]["lanes"][1]["id"], "n0");
+        assert_eq!(capsule["history"]["verdict"], "linearizable");
+        assert_eq!(capsule["version"], PAGE_DATA_VERSION);
+        let trace = embedded_data(&trace_html(&view)).expect("data");
+        assert!(trace["history"].is_null() && trace["spacetime"].is_object());
+        assert!(embedded_data("<html>not a page</html>").is_none());
+    }
+}

@@ -166,7 +166,7 @@ O.SpaceTimeView = class {
       small("all", () => setAll(laneBoxes, true, this.laneOn)),
       small("none", () => setAll(laneBoxes, false, this.laneOn))));
     data.lanes.forEach((lane, i) => {
-      const box = O.el("input", { type: "checkbox", checked: true, "data-lane": lane.id,
+      const box = O.el("input", { type: "checkbox", checked: this.laneOn[i], "data-lane": lane.id,
         onchange: () => { this.laneOn[i] = box.checked; this.overviewBins = null; this.layout(); } });
       laneBoxes.push(box);
       const id = lane.id === "-" ? "" : lane.id === lane.name ? "" : ` ${lane.id}`;
@@ -184,7 +184,7 @@ O.SpaceTimeView = class {
       filters.append(O.el("div", { class: "group" }, cls));
       data.kinds.forEach((kind, i) => {
         if (kind.class !== cls) return;
-        const box = O.el("input", { type: "checkbox", checked: true, "data-kind": kind.name,
+        const box = O.el("input", { type: "checkbox", checked: this.kindOn[i], "data-kind": kind.name,
           onchange: () => { this.kindOn[i] = box.checked; this.overviewBins = null; this.draw(); } });
         kindBoxes[i] = box;
         filters.append(O.el("label", {}, box,
