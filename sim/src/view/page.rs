@@ -11,9 +11,11 @@ use super::{PageData, DATA_ELEMENT_ID};
 const TEMPLATE: &str = include_str!("assets/page.html");
 const CSS: &str = include_str!("assets/view.css");
 /// The viewer's scripts, in load order: shared helpers first, the bootstrap last.
-const SCRIPTS: [&str; 4] = [
+const SCRIPTS: [&str; 6] = [
     include_str!("assets/common.js"),
     include_str!("assets/spacetime.js"),
+    include_str!("assets/spacetime_draw.js"),
+    include_str!("assets/spacetime_interact.js"),
     include_str!("assets/history.js"),
     include_str!("assets/main.js"),
 ];
