@@ -239,7 +239,11 @@ Object.assign(O.SpaceTimeView.prototype, {
     details.append(O.el("div", { class: "heading" }, O.el("b", {}, kind.name), ` at ${O.formatInstant(this.t[i])}s on ${lane.name}`), table);
     if (detailStart < line.length) details.append(O.el("pre", { "data-role": "detail" }, line.slice(detailStart)));
     const marker = this.markerOf.get(i);
-    if (marker && marker.event === i && marker.class !== "phase") details.append(...O.markerElements(marker));
+    if (marker && marker.event === i && marker.class !== "phase") {
+      // A stop line's free text is the failure's message: shown once, above.
+      const detail = detailStart < line.length ? line.slice(detailStart) : "";
+      details.append(...O.markerElements(marker, detail === marker.message));
+    }
     else if (marker) details.append(O.el("p", {}, `▸ ${marker.label}`));
     const links = O.el("div", { class: "links" });
     for (const k of this.messagesOf.get(i) || []) links.append(this.messageLink(k, i));
@@ -325,10 +329,11 @@ Object.assign(O.SpaceTimeView.prototype, {
   },
 });
 
-// A failure or stop marker for the details pane: its label, then its whole message.
-O.markerElements = function (marker) {
+// A failure or stop marker for the details pane: its label, then (unless shown already) its
+// whole message.
+O.markerElements = function (marker, withoutMessage) {
   const elements = [O.el("p", { class: marker.class === "phase" ? "" : "failure-text" },
     `${marker.class === "phase" ? "▸" : "✖"} ${marker.label}`)];
-  if (marker.message) elements.push(O.el("pre", { "data-role": "failure-message" }, marker.message));
+  if (marker.message && !withoutMessage) elements.push(O.el("pre", { "data-role": "failure-message" }, marker.message));
   return elements;
 };
