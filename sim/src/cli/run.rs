@@ -170,7 +170,8 @@ pub(super) fn trace_text(plan: &scenario::RunPlan, trace: Option<&crate::trace::
 }
 
 /// A directory per failing seed: the realized plan as YAML (replayable), the full trace, its
-/// picture (`index.html`) and a summary. An existing directory is never reused: a numbered sibling is made instead.
+/// picture (`index.html`) and a summary. An existing directory is never reused: a numbered
+/// sibling is made instead.
 fn write_capsule(
     scenario: &Scenario,
     scenario_path: &str,
