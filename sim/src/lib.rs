@@ -101,6 +101,7 @@ pub mod scheduler;
 pub mod time;
 pub mod topology;
 pub mod trace;
+pub mod view;
 pub mod wire;
 pub mod workload;
 pub mod world;

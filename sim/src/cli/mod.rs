@@ -103,6 +103,9 @@ enum Command {
         /// trace itself is then printed only if --out is given too.
         #[arg(long)]
         perfetto: Option<PathBuf>,
+        /// Write a self-contained HTML space-time view here (opens offline, from file://).
+        #[arg(long)]
+        html: Option<PathBuf>,
     },
     /// Show where two traces first diverge, with context, and how the rest differs.
     /// Exit code 0 if they are the same, 1 if they differ.
@@ -143,6 +146,9 @@ enum Command {
         /// Search step budget; exhausting it gives "unknown".
         #[arg(long, default_value_t = STEPS_MAX_DEFAULT)]
         steps_max: u64,
+        /// Write a self-contained HTML view of the history and its verdict here.
+        #[arg(long)]
+        html: Option<PathBuf>,
     },
 }
 
@@ -239,8 +245,8 @@ pub fn main(registry: Registry) -> ExitCode {
         Command::Replay { target, seed, trace } => {
             trace::replay(&target, seed, trace, &registry).into()
         }
-        Command::Trace { target, seed, filter, json, out, perfetto } => {
-            let outputs = trace::TraceOutputs { json, out, perfetto };
+        Command::Trace { target, seed, filter, json, out, perfetto, html } => {
+            let outputs = trace::TraceOutputs { json, out, perfetto, html };
             trace::trace(&target, seed, &filter, &outputs, &registry).into()
         }
         Command::Diff { targets, seeds, filter, context } => {
@@ -248,8 +254,8 @@ pub fn main(registry: Registry) -> ExitCode {
         }
         Command::List { folder } => list::list(&registry, &folder).into(),
         Command::Merge { outputs, json } => merge::merge(&outputs, json).into(),
-        Command::CheckHistory { model, file, steps_max } => {
-            history::check_history(&model, &file, steps_max).into()
+        Command::CheckHistory { model, file, steps_max, html } => {
+            history::check_history(&model, &file, steps_max, html.as_deref()).into()
         }
     }
 }

@@ -10,6 +10,7 @@ use crate::runner::{
 };
 use crate::scenario::{self, Expect, Scenario};
 use crate::trace::TraceFile;
+use crate::view::SpaceTime;
 use crate::workload::Registry;
 
 use super::{load, parse_seed_range, run_recorded, write_new_file, Status};
@@ -168,8 +169,9 @@ pub(super) fn trace_text(plan: &scenario::RunPlan, trace: Option<&crate::trace::
     TraceFile::of_run(plan, trace.cloned()).render_text()
 }
 
-/// A directory per failing seed: the realized plan as YAML (replayable), the full trace and a
-/// summary. An existing directory is never reused: a numbered sibling is made instead.
+/// A directory per failing seed: the realized plan as YAML (replayable), the full trace, its
+/// picture (`index.html`) and a summary. An existing directory is never reused: a numbered
+/// sibling is made instead.
 fn write_capsule(
     scenario: &Scenario,
     scenario_path: &str,
@@ -193,7 +195,12 @@ fn write_capsule(
     let plan = scenario.sample(report.seed);
     write_new_file(&dir.join("plan.yaml"), &scenario::plan_to_yaml(&plan))?;
     let (_, trace) = run_recorded(&plan, registry);
-    write_new_file(&dir.join("trace.txt"), &trace_text(&plan, trace.as_ref()))?;
+    let file = TraceFile::of_run(&plan, trace);
+    write_new_file(&dir.join("trace.txt"), &file.render_text())?;
+    let picture = SpaceTime::new(&file)
+        .with_plan(&plan)
+        .with_failure(report.failure.as_ref().map(Into::into));
+    write_new_file(&dir.join("index.html"), &crate::view::capsule_html(&picture, None))?;
     let summary = format!(
         "{}\nreplay this capsule: cargo run --release -- replay {}\nreplay from the scenario: {}\nstats: {}\n",
         render_failure(scenario.name(), scenario_path, report).trim_end(),

@@ -3,22 +3,26 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::runner::render_failure;
-use crate::topology::Topology;
+use crate::runner::{render_failure, Failure};
+use crate::scenario::RunPlan;
 use crate::trace::{self as traces, TraceFile};
+use crate::view::{self, SpaceTime};
 use crate::workload::Registry;
 
 use super::args::FilterArgs;
 use super::run::trace_text;
 use super::{load, run_recorded, scenario_path, write_new_file, Status};
 
+/// A trace, and when it was recorded here, the plan it ran and how it failed.
+struct Loaded {
+    file: TraceFile,
+    plan: Option<RunPlan>,
+    failure: Option<Failure>,
+}
+
 /// A trace read from a trace file (text or JSON lines), or recorded by running one seed of a
 /// scenario file or capsule directory (default: its first seed).
-fn load_trace(
-    target: &Path,
-    seed: Option<u64>,
-    registry: &Registry,
-) -> Result<(TraceFile, Option<Topology>), Status> {
+fn load_trace(target: &Path, seed: Option<u64>, registry: &Registry) -> Result<Loaded, Status> {
     let is_scenario =
         target.is_dir() || target.extension().is_some_and(|e| e == "yaml" || e == "yml");
     if !is_scenario {
@@ -30,13 +34,13 @@ fn load_trace(
         let text = std::fs::read_to_string(target)
             .map_err(|error| Status::BadInput(format!("{}: {error}", target.display())))?;
         return TraceFile::parse(&text)
-            .map(|file| (file, None))
+            .map(|file| Loaded { file, plan: None, failure: None })
             .map_err(|error| Status::BadInput(format!("{}: {error}", target.display())));
     }
     let scenario = load(&scenario_path(target), registry)?;
     let plan = scenario.sample(seed.unwrap_or(scenario.default_seeds().start));
-    let (_, trace) = run_recorded(&plan, registry);
-    Ok((TraceFile::of_run(&plan, trace), Some(plan.topology)))
+    let (report, trace) = run_recorded(&plan, registry);
+    Ok(Loaded { file: TraceFile::of_run(&plan, trace), plan: Some(plan), failure: report.failure })
 }
 
 /// Where `orrery trace` writes.
@@ -44,6 +48,7 @@ pub(super) struct TraceOutputs {
     pub(super) json: bool,
     pub(super) out: Option<PathBuf>,
     pub(super) perfetto: Option<PathBuf>,
+    pub(super) html: Option<PathBuf>,
 }
 
 pub(super) fn trace(
@@ -53,20 +58,31 @@ pub(super) fn trace(
     outputs: &TraceOutputs,
     registry: &Registry,
 ) -> Status {
-    let (file, topology) = match load_trace(target, seed, registry) {
+    let loaded = match load_trace(target, seed, registry) {
         Ok(loaded) => loaded,
         Err(status) => return status,
     };
-    let filter = match filter.parse(topology.as_ref()) {
+    let (file, plan) = (&loaded.file, loaded.plan.as_ref());
+    let filter = match filter.parse(plan.map(|plan| &plan.topology)) {
         Ok(filter) => filter,
         Err(message) => return Status::BadInput(message),
     };
-    for kind in filter.absent_kinds(&file) {
+    for kind in filter.absent_kinds(file) {
         eprintln!("warning: no event of kind {kind:?} in this trace");
     }
-    let view = filter.apply(&file);
+    let view = filter.apply(file);
     if let Some(path) = &outputs.perfetto {
         if let Err(message) = write_new_file(path, &traces::perfetto::export(&view)) {
+            return Status::BadInput(message);
+        }
+    }
+    if let Some(path) = &outputs.html {
+        let mut picture =
+            SpaceTime::new(&view).with_failure(loaded.failure.as_ref().map(Into::into));
+        if let Some(plan) = plan {
+            picture = picture.with_plan(plan);
+        }
+        if let Err(message) = write_new_file(path, &view::trace_html(&picture)) {
             return Status::BadInput(message);
         }
     }
@@ -82,7 +98,7 @@ pub(super) fn trace(
             Ok(()) => Status::Passed,
             Err(message) => Status::BadInput(message),
         },
-        None if outputs.perfetto.is_some() => Status::Passed,
+        None if outputs.perfetto.is_some() || outputs.html.is_some() => Status::Passed,
         None => {
             let _ = std::io::stdout().lock().write_all(text.as_bytes());
             Status::Passed
@@ -112,12 +128,12 @@ pub(super) fn diff(
             Err(status) => return status,
         }
     }
-    let topology = loaded.iter().find_map(|(_, topology)| topology.as_ref());
+    let topology = loaded.iter().find_map(|side| side.plan.as_ref().map(|plan| &plan.topology));
     let filter = match filter.parse(topology) {
         Ok(filter) => filter,
         Err(message) => return Status::BadInput(message),
     };
-    let files: Vec<TraceFile> = loaded.iter().map(|(file, _)| filter.apply(file)).collect();
+    let files: Vec<TraceFile> = loaded.iter().map(|side| filter.apply(&side.file)).collect();
     let difference = traces::diff(&files[0], &files[1], context);
     print!("{difference}");
     if difference.is_same() {

@@ -4,9 +4,11 @@
 //! Layout: the world is process 1 (its events on thread 1, partitions as spans on thread 2);
 //! node `nK` is process `K + 2`, named `nK`, with its events on thread 1 and its lifecycle
 //! (down from a crash to the next start, paused from pause to resume) as spans on thread 2.
-//! Sends, deliveries and in-flight drops are zero-length slices joined by flow arrows (`s` at
-//! the send, `f` at each delivery or drop, id = packet id, so a duplicate gets a second
-//! arrow). Every other event is an instant. Spans and slices never overlap on one thread,
+//! Sends, deliveries and in-flight drops are zero-length slices joined by flow arrows: one flow
+//! per delivery or in-flight drop, with its own id (its position among them), starting at its
+//! packet's send, so a duplicated packet's two deliveries are two arrows that viewers never
+//! merge. A delivery whose send is not in the trace (a filtered view) gets no arrow. Every
+//! other event is an instant. Spans and slices never overlap on one thread,
 //! so viewers nest them without complaint. Time is in microseconds, to the nanosecond.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -27,12 +29,12 @@ const SPANS_TID: u64 = 2;
 
 /// The Chrome trace-event JSON of `file`, one object.
 pub fn export(file: &TraceFile) -> String {
-    let mut timeline = Timeline::default();
+    let mut timeline = Timeline { flows: flows(file), ..Timeline::default() };
     for (pid, name) in tracks(file) {
         timeline.metadata(pid, name);
     }
-    for record in &file.records {
-        timeline.event(record);
+    for (index, record) in file.records.iter().enumerate() {
+        timeline.event(index, record);
     }
     let end = file.records.last().map_or(Instant::ZERO, |r| r.time);
     timeline.close_all(end);
@@ -49,6 +51,56 @@ pub fn export(file: &TraceFile) -> String {
         "traceEvents": timeline.events,
     });
     document.to_string()
+}
+
+/// The flows of a trace: for each send (by event index), the flow ids of its packet's
+/// deliveries and in-flight drops; and for each of those (by event index), its flow id. Flow ids
+/// count the deliveries and drops that have a send, in trace order.
+#[derive(Default)]
+struct Flows {
+    from_send: BTreeMap<usize, Vec<u64>>,
+    to_end: BTreeMap<usize, u64>,
+}
+
+fn flows(file: &TraceFile) -> Flows {
+    let mut sends: BTreeMap<u64, usize> = BTreeMap::new();
+    let mut flows = Flows::default();
+    for (index, record) in file.records.iter().enumerate() {
+        let Some(packet) = packet(record) else { continue };
+        match flow_phase(record) {
+            Some("s") => {
+                sends.insert(packet, index);
+            }
+            Some(_) => {
+                if let Some(&send) = sends.get(&packet) {
+                    let id = flows.to_end.len() as u64;
+                    flows.from_send.entry(send).or_default().push(id);
+                    flows.to_end.insert(index, id);
+                }
+            }
+            None => {}
+        }
+    }
+    flows
+}
+
+fn packet(record: &Record) -> Option<u64> {
+    match record.fields.iter().find(|(name, _)| name == "pkt") {
+        Some((_, OwnedValue::U64(packet))) => Some(*packet),
+        _ => None,
+    }
+}
+
+/// `s` for a send, `f` for a delivery or an in-flight drop (one with `from=`: it happened at
+/// the receiver, to a packet that was sent), `None` for anything else.
+fn flow_phase(record: &Record) -> Option<&'static str> {
+    let has = |name: &str| record.fields.iter().any(|(n, _)| n == name);
+    match record.kind.as_str() {
+        "send" if has("pkt") => Some("s"),
+        "deliver" if has("pkt") => Some("f"),
+        "drop" if has("pkt") && has("from") => Some("f"),
+        _ => None,
+    }
 }
 
 /// The processes of the timeline: the world and every node any event mentions, with names.
@@ -90,6 +142,7 @@ struct Open {
 #[derive(Default)]
 struct Timeline {
     events: Vec<Json>,
+    flows: Flows,
     /// Open spans by process: a node's down or paused state, the world's partition.
     spans: BTreeMap<u64, Open>,
 }
@@ -108,7 +161,7 @@ impl Timeline {
         }
     }
 
-    fn event(&mut self, record: &Record) {
+    fn event(&mut self, index: usize, record: &Record) {
         let pid = pid(record.node);
         let ts = micros(record.time);
         let mut args = Map::new();
@@ -119,28 +172,25 @@ impl Timeline {
             args.insert("detail".into(), detail.clone().into());
         }
         let field = |name: &str| record.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v);
-        let packet = match field("pkt") {
-            Some(OwnedValue::U64(packet)) => Some(*packet),
-            _ => None,
-        };
-        let flow = match (record.kind.as_str(), packet) {
-            ("send", Some(packet)) => Some(("s", packet, field("to"))),
-            ("deliver", Some(packet)) => Some(("f", packet, field("from"))),
-            // A drop with `from=` happened at the receiver, to a packet that was sent.
-            ("drop", Some(packet)) if field("from").is_some() => Some(("f", packet, field("from"))),
-            _ => None,
-        };
-        match flow {
-            Some((phase, packet, peer)) => {
-                let direction = if phase == "s" { "to" } else { "from" };
+        match flow_phase(record) {
+            Some(phase) => {
+                let (direction, peer) =
+                    if phase == "s" { ("to", field("to")) } else { ("from", field("from")) };
                 let name = match peer {
                     Some(peer) => format!("{} {direction} {peer}", record.kind),
                     None => record.kind.clone(),
                 };
                 self.events.push(json!({"ph": "X", "name": name, "cat": "message", "ts": ts,
                     "dur": 0, "pid": pid, "tid": EVENTS_TID, "args": args}));
-                self.events.push(json!({"ph": phase, "name": "packet", "cat": "packet",
-                    "id": packet, "ts": ts, "pid": pid, "tid": EVENTS_TID, "bp": "e"}));
+                let ids: Vec<u64> = match phase {
+                    "s" => self.flows.from_send.get(&index).cloned().unwrap_or_default(),
+                    _ => self.flows.to_end.get(&index).copied().into_iter().collect(),
+                };
+                for id in ids {
+                    self.events.push(json!({"ph": phase, "name": "packet", "cat": "packet",
+                        "id": id, "ts": ts, "pid": pid, "tid": EVENTS_TID, "bp": "e",
+                        "args": {"pkt": packet(record)}}));
+                }
             }
             None => {
                 self.events.push(json!({"ph": "i", "s": "t", "name": record.kind,
@@ -199,9 +249,10 @@ impl Timeline {
     }
 }
 
-/// The category of an instant, for the viewer's filters: faults (what the control authority
-/// and fault points did), the network's doings, the engine's own events, or the workload's.
-fn category(kind: &str) -> &'static str {
+/// The category of an event kind, for a viewer's filters and colours: faults (what the
+/// control authority and fault points did), the network's doings, disk operations, the
+/// engine's own events, or the workload's. The HTML view (`crate::view`) classes kinds by it too.
+pub(crate) fn category(kind: &str) -> &'static str {
     match kind {
         "crash"
         | "restart"
@@ -224,10 +275,10 @@ fn category(kind: &str) -> &'static str {
         | "set_disk"
         | "crash_at_disk_operation"
         | "buggify"
-        | "invalid_action"
-        | "disk" => "fault",
+        | "invalid_action" => "fault",
+        "disk" | "disk_done" => "disk",
         "drop" | "duplicate" | "reject" | "hold" | "release" => "network",
-        "start" | "timer" | "disk_done" | "stop" => "engine",
+        "start" | "timer" | "stop" => "engine",
         _ => "workload",
     }
 }
@@ -275,8 +326,9 @@ mod tests {
         assert_eq!(named(&events, "M", "thread_name").len(), 8);
     }
 
-    // Proves sends and deliveries are joined by flow events with the packet id, a duplicate
-    // delivery and an in-flight drop included, on the right tracks.
+    // Proves every delivery and in-flight drop is its own flow from its packet's send, with a
+    // unique id (a duplicated packet's two deliveries are two flows), on the right tracks, and a
+    // drop whose send is not in the trace gets no dangling arrow.
     #[test]
     fn messages_are_flows() {
         let events = events();
@@ -288,7 +340,10 @@ mod tests {
                 (ph, e["id"].as_u64().unwrap_or(99), e["pid"].as_u64().unwrap_or(0))
             })
             .collect();
-        assert_eq!(flows, [("s", 0, 2), ("f", 0, 3), ("f", 0, 3), ("f", 1, 4)]);
+        assert_eq!(flows, [("s", 0, 2), ("s", 1, 2), ("f", 0, 3), ("f", 1, 3)]);
+        let packets: Vec<&Json> =
+            events.iter().filter(|e| e["cat"] == "packet").map(|e| &e["args"]["pkt"]).collect();
+        assert!(packets.iter().all(|pkt| **pkt == json!(0)), "{packets:?}");
         let send = named(&events, "X", "send to n1");
         assert_eq!(send.len(), 1);
         assert_eq!(send[0]["ts"], json!(1000.0));
