@@ -98,6 +98,7 @@ pub mod rng;
 pub mod runner;
 pub mod scenario;
 pub mod scheduler;
+pub mod task;
 pub mod time;
 pub mod topology;
 pub mod trace;
@@ -112,6 +113,7 @@ pub use node::{DownReason, Envelope, NodeApi, NodeId, NodeStatus, Process, Stora
 pub use observation::Observation;
 pub use rng::Stream;
 pub use runner::{TestOutcome, TestRun};
+pub use task::AsyncNode;
 pub use time::{ms, ns, secs, us, Duration, Instant};
 pub use topology::{DomainKind, NodeSpec, Topology};
 pub use trace::{Trace, Value};

@@ -125,6 +125,11 @@ pub trait NodeApi<M> {
     /// every role. Traced in simulation; nothing in production.
     fn hold_role(&mut self, _role: &'static str, _held: bool) {}
 
+    /// Folds `word` into the run's fingerprint, with no trace line: for schedulers built on
+    /// this authority whose own order a run's determinism must cover (the async executor of
+    /// `task` folds the order it polled its tasks in). Nothing in production.
+    fn fold_fingerprint(&mut self, _word: u64) {}
+
     /// This node's disk (see `Storage`; in simulation, `disk` for the crash contract).
     fn disk(&mut self) -> Self::Storage<'_>;
 

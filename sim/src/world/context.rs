@@ -14,7 +14,7 @@ use crate::net::SendError;
 use crate::node::{Envelope, NodeApi, Storage};
 use crate::rng::Stream;
 use crate::time::{Duration, Instant};
-use crate::trace::Value;
+use crate::trace::{Kind, Value};
 use crate::wire::{Typed, Wire};
 
 use super::core::{Borrowed, Core, Halt};
@@ -147,6 +147,15 @@ impl<M: Debug + 'static, W: Wire<M>> NodeApi<M> for Context<M, W> {
     fn hold_role(&mut self, role: &'static str, held: bool) {
         let node = self.node();
         self.core.hold_role(node, Cow::Borrowed(role), held);
+    }
+
+    fn fold_fingerprint(&mut self, word: u64) {
+        let node = self.node();
+        if self.core.halted(node) {
+            return;
+        }
+        let now = self.core.now;
+        self.core.trace.mix(Kind::User, now, [u64::from(node.0), word, 3, 0]);
     }
 
     fn disk(&mut self) -> AppDisk<'_, M, W> {
