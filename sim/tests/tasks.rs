@@ -12,16 +12,16 @@ use futures::FutureExt;
 use orrery_sim::disk::{DiskConfig, DiskOp, DiskOutput};
 use orrery_sim::task::{AsyncNode, Node, POLLS_PER_CALLBACK_MAX};
 use orrery_sim::trace::Record;
+// `task_backing.rs` runs the same node code on a second backing.
+#[allow(dead_code)]
+#[path = "common/async_pingpong.rs"]
+mod pingpong;
+
+use pingpong::{ping_client, pong_server, Msg};
+
 use orrery_sim::{
     ms, Context, Instant, Latency, LinkConfig, NodeApi, NodeId, Process, Storage, World,
 };
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Msg {
-    Ping(u64),
-    Pong(u64),
-    Note(u64),
-}
 
 const N0: NodeId = NodeId(0);
 const N1: NodeId = NodeId(1);
@@ -35,7 +35,10 @@ fn at(millis: u64) -> Instant {
 }
 
 /// A world of `nodes` (node i runs `nodes[i]`), 1 ms fixed latency, recording on.
-fn world_of(seed: u64, nodes: Vec<Box<dyn Fn() -> Box<dyn Process<Msg>>>>) -> World<Msg> {
+/// Builds a node's process at boot and at every restart.
+type Make = Box<dyn Fn() -> Box<dyn Process<Msg>>>;
+
+fn world_of(seed: u64, nodes: Vec<Make>) -> World<Msg> {
     let mut builder = World::<Msg>::builder(seed).link_default(fixed(1)).record(true);
     for (i, make) in nodes.into_iter().enumerate() {
         builder = builder.process_boxed(format!("n{i}").as_str(), move |_| make());
@@ -43,9 +46,7 @@ fn world_of(seed: u64, nodes: Vec<Box<dyn Fn() -> Box<dyn Process<Msg>>>>) -> Wo
     builder.build()
 }
 
-fn boxed(
-    make: impl Fn() -> Box<dyn Process<Msg>> + 'static,
-) -> Box<dyn Fn() -> Box<dyn Process<Msg>>> {
+fn boxed(make: impl Fn() -> Box<dyn Process<Msg>> + 'static) -> Make {
     Box::new(make)
 }
 
@@ -61,29 +62,6 @@ fn records(world: &World<Msg>, kind: &str) -> Vec<(Instant, Option<NodeId>, Stri
             (r.time, r.node, value)
         })
         .collect()
-}
-
-/// Echoes every ping as a pong, for ever.
-async fn pong_server(node: Node<Msg>) {
-    loop {
-        let (from, message) = node.recv().await;
-        if let Msg::Ping(n) = message {
-            node.send(from, Msg::Pong(n));
-        }
-    }
-}
-
-/// Sends `rounds` pings to `server` one after the other, counting the pongs.
-async fn ping_client(node: Node<Msg>, pongs: Rc<RefCell<u64>>, server: NodeId, rounds: u64) {
-    for n in 0..rounds {
-        node.send(server, Msg::Ping(n));
-        let pong = node.recv_map(|_, m| match m {
-            Msg::Pong(k) => Some(*k),
-            _ => None,
-        });
-        assert_eq!(pong.await, n);
-        *pongs.borrow_mut() += 1;
-    }
 }
 
 /// A callback-style pong server.
