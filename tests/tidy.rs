@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 /// Patterns that must not appear in `sim/` or `workloads/`, with why.
-const FORBIDDEN: [(&str, &str); 11] = [
+const FORBIDDEN: [(&str, &str); 12] = [
     ("HashMap", "hashed iteration order differs between processes"),
     ("HashSet", "hashed iteration order differs between processes"),
     ("RandomState", "seeded from the OS"),
@@ -17,6 +17,7 @@ const FORBIDDEN: [(&str, &str); 11] = [
     ("from_entropy", "ambient randomness"),
     ("static mut", "global mutable state breaks hermetic parallel seeds"),
     ("thread_local!", "hidden per-thread state breaks hermetic parallel seeds"),
+    ("futures::select!", "picks among ready branches from an ambient generator: select_biased!"),
 ];
 
 /// A line may use a forbidden item only with this marker and a reason, for code that runs
@@ -81,6 +82,7 @@ fn clippy_configuration_forbids_the_same_things() {
         "RandomState",
         "std::time::Instant::now",
         "std::time::SystemTime::now",
+        "futures_util::select",
     ] {
         assert!(config.contains(path), "clippy.toml no longer disallows {path}");
     }

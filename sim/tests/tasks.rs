@@ -728,3 +728,34 @@ fn tasks_draw_from_their_nodes_streams() {
     world.run_for(ms(1));
     assert_eq!(world.process::<Draw>(N0).map(|d| d.0), Some(a));
 }
+
+// Proves why `futures::select!` is forbidden in simulated code (clippy.toml): with both
+// branches ready it picks from a thread-local generator, so two runs of the same seed on one
+// thread pick differently, while `select_biased!` always picks the branch written first.
+#[test]
+#[allow(clippy::disallowed_macros)]
+fn futures_select_is_not_deterministic_and_select_biased_is() {
+    let picks = |biased: bool| {
+        let mut world = World::<Msg>::builder(1)
+            .process("n0", move |_| {
+                AsyncNode::with_state(Vec::<u8>::new(), move |_node: Node<Msg>, picks| async move {
+                    for _ in 0..64 {
+                        let mut a = futures::future::ready(0u8);
+                        let mut b = futures::future::ready(1u8);
+                        let pick = match biased {
+                            true => futures::select_biased! { x = a => x, y = b => y },
+                            false => futures::select! { x = a => x, y = b => y },
+                        };
+                        picks.borrow_mut().push(pick);
+                    }
+                })
+            })
+            .build();
+        world.run_for(ms(1));
+        let node = world.process::<AsyncNode<Msg, Vec<u8>>>(N0).expect("async node");
+        let picks = node.state().clone();
+        picks
+    };
+    assert_ne!(picks(false), picks(false), "the same seed, two different runs");
+    assert_eq!(picks(true), vec![0; 64]);
+}
