@@ -2,6 +2,7 @@
 //! module registers its workloads with the runner through `registry()`.
 
 pub mod echo;
+pub mod echo_async;
 pub mod raft_kv;
 
 use orrery_sim::workload::Registry;
@@ -10,6 +11,7 @@ use orrery_sim::workload::Registry;
 pub fn registry() -> Registry {
     let mut registry = Registry::new();
     registry.register(echo::echo());
+    registry.register(echo_async::echo_async());
     registry.register(raft_kv::raft_kv());
     registry
 }

@@ -7,6 +7,7 @@
 //! ready at once without a timer. Timers of a crashed node die with it: the world never fires
 //! a timer of an earlier incarnation, and the new incarnation's registry is empty anyway.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -19,82 +20,52 @@ use super::handle::Node;
 use super::waker::Waiter;
 
 enum TimerState {
-    Free,
-    /// The timer is set; the sleep waits (with no waiter until first registered).
+    /// The timer is set; the sleep waits.
     Waiting(Option<Waiter>),
     Fired,
 }
 
-struct TimerWait {
-    generation: u32,
-    state: TimerState,
-}
-
-/// Sleeps waiting on their timers. A timer's tag is (slot, generation), so a tag of a sleep
-/// that was dropped never reaches a newer one in the same slot.
+/// Sleeps waiting on their timers, by tag. Tags count the node's sleeps from 0 (readable in
+/// traces: `timer id=12 tag=3` is the node's fourth sleep) and are never reused, so a timer of
+/// a sleep that was dropped never reaches another.
 #[derive(Default)]
 pub(crate) struct TimerWaits {
-    slots: Vec<TimerWait>,
-    free: Vec<u32>,
+    waits: BTreeMap<u64, TimerState>,
+    next_tag: u64,
 }
 
 impl TimerWaits {
-    fn tag(index: u32, generation: u32) -> u64 {
-        (u64::from(generation) << 32) | u64::from(index)
-    }
-
-    fn slot(&mut self, tag: u64) -> Option<&mut TimerWait> {
-        let (index, generation) = (tag as u32, (tag >> 32) as u32);
-        self.slots.get_mut(index as usize).filter(|slot| slot.generation == generation)
-    }
-
     fn insert(&mut self, waiter: Waiter) -> u64 {
-        let index = match self.free.pop() {
-            Some(index) => index,
-            None => {
-                let index = u32::try_from(self.slots.len()).expect("fewer than 2^32 sleeps");
-                self.slots.push(TimerWait { generation: 0, state: TimerState::Free });
-                index
-            }
-        };
-        let slot = &mut self.slots[index as usize];
-        slot.state = TimerState::Waiting(Some(waiter));
-        Self::tag(index, slot.generation)
+        let tag = self.next_tag;
+        self.next_tag += 1;
+        self.waits.insert(tag, TimerState::Waiting(Some(waiter)));
+        tag
     }
 
     fn remove(&mut self, tag: u64) {
-        if let Some(slot) = self.slot(tag) {
-            slot.state = TimerState::Free;
-            slot.generation = slot.generation.wrapping_add(1);
-            self.free.push(tag as u32);
-        }
+        self.waits.remove(&tag);
     }
 
     /// The timer tagged `tag` fired: its sleep is ready; returns whom to wake.
     pub(crate) fn fire(&mut self, tag: u64) -> Option<Waiter> {
-        let slot = self.slot(tag)?;
-        match std::mem::replace(&mut slot.state, TimerState::Fired) {
+        let state = self.waits.get_mut(&tag)?;
+        match std::mem::replace(state, TimerState::Fired) {
             TimerState::Waiting(waiter) => waiter,
-            other => {
-                slot.state = other;
-                None
-            }
+            TimerState::Fired => None,
         }
     }
 
-    /// Whether the timer fired (then the slot is freed); otherwise keeps `waiter`.
+    /// Whether the timer fired (then it is forgotten); otherwise keeps `waiter`.
     fn check(&mut self, tag: u64, waiter: Waiter) -> bool {
-        let Some(slot) = self.slot(tag) else { return true };
-        match &mut slot.state {
-            TimerState::Fired => {
-                self.remove(tag);
-                true
-            }
-            TimerState::Waiting(waiting) => {
+        match self.waits.get_mut(&tag) {
+            Some(TimerState::Waiting(waiting)) => {
                 *waiting = Some(waiter);
                 false
             }
-            TimerState::Free => true,
+            Some(TimerState::Fired) | None => {
+                self.waits.remove(&tag);
+                true
+            }
         }
     }
 }
@@ -129,9 +100,9 @@ impl<M: 'static> Future for Sleep<M> {
             return Poll::Ready(());
         }
         let executor = &this.node.executor;
-        let waiter = executor.waiter(cx);
         match this.timer {
             Some((tag, _)) => {
+                let waiter = executor.waiter(cx);
                 if executor.timers.borrow_mut().check(tag, waiter) {
                     this.timer = None;
                     this.done = true;
@@ -145,7 +116,7 @@ impl<M: 'static> Future for Sleep<M> {
                     this.done = true;
                     return Poll::Ready(());
                 }
-                let tag = executor.timers.borrow_mut().insert(waiter);
+                let tag = executor.timers.borrow_mut().insert(executor.waiter(cx));
                 let after = this.deadline - now;
                 let timer = executor.loan.with(|authority| authority.set_timer(after, tag));
                 this.timer = Some((tag, timer));
