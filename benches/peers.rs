@@ -1,7 +1,8 @@
 //! The peer workloads (see `benches/README.md` and `../shared/peers`) under criterion, with
 //! throughput in the peers' units: W1 round trips, W2 messages, W3 seeds (100 seeds on one
 //! thread instead of 1,000, to keep bench time sane; the rate is per seed either way), plus
-//! W2 with every network fault family configured at rate zero (issue 3's overhead bound).
+//! W2 with every network fault family configured at rate zero (issue 3's overhead bound) and
+//! W1 with async processes (issue 17's bound: within 2x of the callback W1).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
@@ -9,7 +10,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 #[path = "../examples/peers/workloads.rs"]
 mod workloads;
 
-use workloads::{sweep, w1, w2, w2_with, W2Faults, W1_ROUNDS, W2_NODES, W2_TICKS};
+use workloads::{sweep, w1, w1_async, w2, w2_with, W2Faults, W1_ROUNDS, W2_NODES, W2_TICKS};
 
 const W3_BENCH_SEEDS: u64 = 100;
 
@@ -21,6 +22,15 @@ fn peers(c: &mut Criterion) {
     group.bench_function("w1_pingpong_round_trips", |b| {
         b.iter(|| {
             let out = w1(W1_ROUNDS);
+            out.check(W1_ROUNDS);
+            out
+        })
+    });
+
+    // Issue 17: W1 with both nodes async processes, within 2x of the callback W1 above.
+    group.bench_function("w1_async_pingpong_round_trips", |b| {
+        b.iter(|| {
+            let out = w1_async(W1_ROUNDS);
             out.check(W1_ROUNDS);
             out
         })

@@ -7,7 +7,8 @@
 //! ```
 //!
 //! `w1 --rounds N` and `w2 --ticks N` shrink a run for profilers (callgrind); the defaults
-//! are the spec's sizes. `w2-zero-faults` is W2 with every network fault family configured at
+//! are the spec's sizes. `w1-async` is W1 with both nodes async processes (`orrery_sim::task`),
+//! the same exchange; its line says `wl=w1-async`. `w2-zero-faults` is W2 with every network fault family configured at
 //! rate zero (issue 3's overhead bench; not a peer workload). Exit code 2 on bad usage; a failed result check panics (101).
 
 use std::time::Instant;
@@ -38,8 +39,8 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, f64, f64) {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: peers w1 [--rounds N] | w2 [--ticks N] | w2-zero-faults [--ticks N] \
-         | w3 [--threads N] [--seeds N] | det"
+        "usage: peers w1 [--rounds N] | w1-async [--rounds N] | w2 [--ticks N] \
+         | w2-zero-faults [--ticks N] | w3 [--threads N] [--seeds N] | det"
     );
     std::process::exit(2)
 }
@@ -55,12 +56,16 @@ fn main() {
             .unwrap_or(default)
     };
     match mode {
-        "w1" => {
+        "w1" | "w1-async" => {
             let rounds = flag("--rounds", W1_ROUNDS);
-            let (o, wall, cpu) = timed(|| w1(rounds));
+            let run = || match mode {
+                "w1" => w1(rounds),
+                _ => w1_async(rounds),
+            };
+            let (o, wall, cpu) = timed(run);
             o.check(rounds);
             println!(
-                "RESULT sys={SYS} wl=w1 threads=1 wall_s={wall:.4} cpu_s={cpu:.4} units={} rate={:.0} sim_s={:.4} check=ok",
+                "RESULT sys={SYS} wl={mode} threads=1 wall_s={wall:.4} cpu_s={cpu:.4} units={} rate={:.0} sim_s={:.4} check=ok",
                 o.rounds,
                 o.rounds as f64 / wall,
                 o.sim_ns as f64 / 1e9

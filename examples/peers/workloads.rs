@@ -1,6 +1,7 @@
 //! The three peer workloads (W1 pingpong, W2 fanout, W3 seed sweep) written against Orrery's
 //! public API only: push-style processes, the simulated network with its per-link latency, and
-//! the always-on trace fingerprint. Shared by `examples/peers/main.rs` (the `RESULT` / `DET`
+//! the always-on trace fingerprint; and W1 again with both nodes async processes
+//! (`orrery_sim::task`), to measure what the async style costs. Shared by `examples/peers/main.rs` (the `RESULT` / `DET`
 //! lines `../shared/peers/run.sh` reads) and `benches/peers.rs` (criterion), so both measure the
 //! same code. Constants, checks, the FNV fingerprint and the sweep follow
 //! `../shared/peers/common/src/lib.rs` exactly.
@@ -8,6 +9,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
+use orrery_sim::task::{AsyncNode, Node};
 use orrery_sim::{
     ms, Context, Latency, LinkConfig, NodeApi, NodeId, PartitionShape, Process, TimerId, WhenFull,
     World,
@@ -157,6 +159,46 @@ pub fn w1(rounds: u64) -> W1Out {
         .build();
     world.run();
     let rounds_done = world.process::<PingClient>(NodeId(0)).map_or(0, |c| c.rounds_done);
+    W1Out { rounds: rounds_done, sim_ns: world.now().as_nanos() }
+}
+
+// ---- W1 pingpong, async --------------------------------------------------------------------
+
+/// Node 0 as an async task: send request `k`, await its echo, `rounds` times; counts them.
+async fn ping_client(node: Node<u64>, rounds_done: Rc<std::cell::RefCell<u64>>, rounds: u64) {
+    for k in 0..rounds {
+        node.send(NodeId(1), k);
+        let (_, echo) = node.recv().await;
+        assert_eq!(echo, k, "W1: echo out of order");
+        *rounds_done.borrow_mut() += 1;
+    }
+}
+
+/// Node 1 as an async task: echoes every request back to its sender.
+async fn ping_server(node: Node<u64>) {
+    loop {
+        let (from, message) = node.recv().await;
+        node.send(from, message);
+    }
+}
+
+/// W1 with both nodes async processes: the same messages at the same times as `w1`.
+pub fn w1_async(rounds: u64) -> W1Out {
+    let mut world = World::<u64>::builder(FIXED_SEED)
+        .link_default(LinkConfig { latency: Latency::Fixed(ms(1)), ..LinkConfig::default() })
+        .processes_boxed(2, move |id| -> Box<dyn Process<u64>> {
+            if id.0 == 0 {
+                Box::new(AsyncNode::with_state(0, move |node, done| {
+                    ping_client(node, done, rounds)
+                }))
+            } else {
+                Box::new(AsyncNode::new(ping_server))
+            }
+        })
+        .build();
+    world.run();
+    let client = world.process::<AsyncNode<u64, u64>>(NodeId(0));
+    let rounds_done = client.map_or(0, |client| *client.state());
     W1Out { rounds: rounds_done, sim_ns: world.now().as_nanos() }
 }
 

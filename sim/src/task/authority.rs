@@ -38,7 +38,6 @@ pub(crate) trait Authority<M> {
     fn sometimes(&mut self, condition: bool, label: &'static str);
     fn buggify(&mut self, site: &'static str) -> bool;
     fn hold_role(&mut self, role: &'static str, held: bool);
-    fn fold_fingerprint(&mut self, word: u64);
     /// Runs `f` with the node's disk.
     fn with_storage(&mut self, f: &mut dyn FnMut(&mut dyn Storage));
     fn exit(&mut self, code: i32);
@@ -92,9 +91,6 @@ impl<M, N: NodeApi<M>> Authority<M> for N {
     fn hold_role(&mut self, role: &'static str, held: bool) {
         NodeApi::hold_role(self, role, held)
     }
-    fn fold_fingerprint(&mut self, word: u64) {
-        NodeApi::fold_fingerprint(self, word)
-    }
     fn with_storage(&mut self, f: &mut dyn FnMut(&mut dyn Storage)) {
         let mut storage = NodeApi::disk(self);
         f(&mut storage)
@@ -130,7 +126,7 @@ impl<M> Loan<M> {
                 self.0.lent.set(false);
             }
         }
-        assert!(!self.lent.get(), "a node's callback started inside one of its callbacks");
+        debug_assert!(!self.lent.get(), "a node's callback started inside one of its callbacks");
         let pointer = NonNull::from(authority);
         // SAFETY: only the lifetime of the trait object changes. The pointer is removed by
         // `End` before `authority`'s borrow ends (on return and on unwinding alike), and it is

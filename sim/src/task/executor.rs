@@ -14,10 +14,11 @@
 //! change of the run even when no effect shows it. Spawns, finishes and aborts are trace
 //! records (`task_spawn`, `task_finish`, `task_abort`), fingerprinted like any record.
 //!
-//! A task polled more than `POLLS_PER_CALLBACK_MAX` times within one callback never waits on
-//! the world (a loop over `yield_now`, or two tasks handing a channel back and forth): virtual
-//! time could never move again, so the executor records `task_hang` and panics, naming the
-//! node and the task, instead of letting the seed spin until the wall-clock watchdog fires.
+//! A callback that polls more than `POLLS_PER_CALLBACK_MAX` times has tasks that never all wait
+//! on the world (a loop over `yield_now`, or two tasks handing a channel back and forth):
+//! virtual time could never move again, so the executor records `task_hang` and panics, naming
+//! the node and the task it was about to poll, instead of letting the seed spin until the
+//! wall-clock watchdog fires.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -29,16 +30,18 @@ use std::task::{Context, Poll, Waker};
 
 use crate::disk::{DiskError, DiskOutput};
 use crate::id::NodeId;
+use crate::node::NodeApi;
 
-use super::authority::{Authority, Loan};
+use super::authority::Loan;
 use super::disk::DiskWaits;
 use super::join::{JoinHandle, JoinSlot};
 use super::mailbox::Mailbox;
 use super::sleep::TimerWaits;
 use super::waker::{TaskWaker, Waiter, Wakes};
 
-/// A task polled more often than this within one callback is reported as never yielding.
-pub const POLLS_PER_CALLBACK_MAX: u32 = 100_000;
+/// A callback polling its tasks more often than this is reported as a hang: its tasks never
+/// all wait on the world.
+pub const POLLS_PER_CALLBACK_MAX: u64 = 1_000_000;
 
 /// A task's future, boxed once at spawn.
 pub(crate) type TaskFuture = Pin<Box<dyn Future<Output = ()>>>;
@@ -74,9 +77,6 @@ struct Slot {
     /// Out of the slot while the task is polled.
     future: Option<TaskFuture>,
     waker: Option<Waker>,
-    /// The callback the poll count below belongs to.
-    polled_in: u64,
-    polls: u32,
 }
 
 /// Everything of the executor that is not generic over the message type.
@@ -86,12 +86,6 @@ struct Tasks {
     ready: VecDeque<TaskKey>,
     next_id: u64,
     live: usize,
-    /// Callbacks run so far.
-    callback: u64,
-    /// The polling order of the current callback, folded.
-    digest: u64,
-    /// Polls in the current callback.
-    polls: u64,
     /// The process ended itself (`exit`, `abort`): no task runs again.
     stopped: bool,
     /// The executor is being dropped.
@@ -101,10 +95,11 @@ struct Tasks {
 const DIGEST_SEED: u64 = 0x7461_736b_2d6f_7264; // "task-ord"
 
 impl Tasks {
+    #[inline(always)]
     fn slot(&mut self, key: TaskKey) -> Option<&mut Slot> {
-        self.slots
-            .get_mut(key.index as usize)
-            .filter(|slot| slot.live && slot.generation == key.generation)
+        // Slots never shrink: a key's index is always in range.
+        let slot = &mut self.slots[key.index as usize];
+        (slot.generation == key.generation && slot.live).then_some(slot)
     }
 
     #[inline]
@@ -142,6 +137,10 @@ pub(crate) struct Executor<M: 'static> {
     current: Cell<Option<(TaskKey, *const ())>>,
     /// The node (known from its first callback on).
     node: Cell<Option<NodeId>>,
+    /// The polling order of the current callback, folded.
+    digest: Cell<u64>,
+    /// Polls in the current callback.
+    polls: Cell<u64>,
     this: Weak<Executor<M>>,
 }
 
@@ -155,9 +154,6 @@ impl<M: 'static> Executor<M> {
                 ready: VecDeque::new(),
                 next_id: 0,
                 live: 0,
-                callback: 0,
-                digest: DIGEST_SEED,
-                polls: 0,
                 stopped: false,
                 closed: false,
             }),
@@ -167,6 +163,8 @@ impl<M: 'static> Executor<M> {
             wakes: Arc::new(Wakes::new()),
             current: Cell::new(None),
             node: Cell::new(None),
+            digest: Cell::new(DIGEST_SEED),
+            polls: Cell::new(0),
             this: this.clone(),
         })
     }
@@ -174,40 +172,28 @@ impl<M: 'static> Executor<M> {
     /// One callback of the node: lends the backing's authority, lets `event` wake whoever
     /// waited on it, runs every ready task, and folds the polling order into the fingerprint.
     #[inline]
-    pub(crate) fn callback(&self, authority: &mut dyn Authority<M>, event: impl FnOnce(&Self)) {
-        self.loan.lend(authority, || {
-            self.begin();
-            event(self);
-            self.run();
-            self.end();
-        })
-    }
-
-    fn begin(&self) {
+    pub(crate) fn callback<N: NodeApi<M>>(&self, authority: &mut N, event: impl FnOnce(&Self)) {
         let node = match self.node.get() {
             Some(node) => node,
             None => {
-                let node = self.loan.with(|authority| authority.id());
+                let node = authority.id();
                 self.node.set(Some(node));
                 node
             }
         };
         self.wakes.set_in_callback(true, node.0);
-        let mut tasks = self.tasks.borrow_mut();
-        tasks.callback += 1;
-        tasks.digest = DIGEST_SEED;
-        tasks.polls = 0;
-    }
-
-    fn end(&self) {
-        let (polls, digest) = {
-            let tasks = self.tasks.borrow();
-            (tasks.polls, tasks.digest)
-        };
+        self.digest.set(DIGEST_SEED);
+        self.polls.set(0);
+        self.loan.lend(authority, || {
+            event(self);
+            self.run();
+        });
+        let polls = self.polls.get();
         if polls > 0 {
-            self.loan.with(|authority| authority.fold_fingerprint(digest ^ polls));
+            // Through the backing's own type, not the loan: a direct, inlined call.
+            authority.fold_fingerprint(self.digest.get() ^ polls);
         }
-        self.wakes.set_in_callback(false, self.node.get().map_or(u32::MAX, |node| node.0));
+        self.wakes.set_in_callback(false, node.0);
     }
 
     /// Polls ready tasks, in readiness order, until none is ready.
@@ -231,24 +217,20 @@ impl<M: 'static> Executor<M> {
         }
         loop {
             let key = tasks.ready.pop_front()?;
-            let callback = tasks.callback;
             let Some(slot) = tasks.slot(key) else { continue };
             slot.queued = false;
             let Some(future) = slot.future.take() else { continue };
-            if slot.polled_in != callback {
-                slot.polled_in = callback;
-                slot.polls = 0;
-            }
-            slot.polls += 1;
-            if slot.polls > POLLS_PER_CALLBACK_MAX {
+            let polls = self.polls.get() + 1;
+            if polls > POLLS_PER_CALLBACK_MAX {
                 let (id, name) = (slot.id, slot.name);
                 drop(tasks);
                 self.hang(id, name);
             }
             let waker = slot.waker.take().expect("a task's waker is in its slot while it waits");
             let id = slot.id;
-            tasks.digest = (tasks.digest.rotate_left(23) ^ id).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-            tasks.polls += 1;
+            let digest = self.digest.get().rotate_left(23) ^ id;
+            self.digest.set(digest.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            self.polls.set(polls);
             return Some((key, future, waker));
         }
     }
@@ -257,12 +239,11 @@ impl<M: 'static> Executor<M> {
     fn settle(&self, key: TaskKey, future: TaskFuture, waker: Waker, poll: Poll<()>) {
         let ended = {
             let mut tasks = self.tasks.borrow_mut();
-            let aborted = tasks.slot(key).is_some_and(|slot| slot.aborted);
+            let Some(slot) = tasks.slot(key) else { return };
+            let aborted = slot.aborted;
             if poll.is_pending() && !aborted {
-                if let Some(slot) = tasks.slot(key) {
-                    slot.future = Some(future);
-                    slot.waker = Some(waker);
-                }
+                slot.future = Some(future);
+                slot.waker = Some(waker);
                 return;
             }
             let id = tasks.free(key).map(|(_, _, id)| id);
@@ -301,8 +282,6 @@ impl<M: 'static> Executor<M> {
                         name: "",
                         future: None,
                         waker: None,
-                        polled_in: 0,
-                        polls: 0,
                     });
                     index
                 }
@@ -315,8 +294,6 @@ impl<M: 'static> Executor<M> {
             slot.name = name;
             slot.future = Some(future);
             slot.waker = Some(Waker::from(Arc::new(TaskWaker { key, wakes })));
-            slot.polled_in = 0;
-            slot.polls = 0;
             tasks.live += 1;
             tasks.enqueue(key);
             (key, id)
@@ -357,21 +334,41 @@ impl<M: 'static> Executor<M> {
     }
 
     /// A message arrived: into the mailbox, and every waiting receive is woken.
+    #[inline]
     pub(crate) fn deliver(&self, from: NodeId, message: M) {
-        let refused = self.mailbox.borrow_mut().push(from, message);
-        if let Some((message, capacity)) = refused {
-            self.loan.with(|authority| {
-                let fields = [("from", from.into()), ("capacity", capacity.into())];
-                authority.record("mailbox_full", &fields)
-            });
+        let mut mailbox = self.mailbox.borrow_mut();
+        if let Some((message, capacity)) = mailbox.push(from, message) {
+            drop(mailbox);
+            self.refuse(from, capacity);
             drop(message);
             return;
         }
-        let mut woken = self.mailbox.borrow_mut().take_waiters();
-        for (_, waiter) in woken.drain(..) {
-            waiter.wake(self);
+        // Woken outside the borrow: a waker that is not a task's own may run any code.
+        match mailbox.waiting() {
+            0 => {}
+            1 => {
+                let waiter = mailbox.take_only_waiter();
+                drop(mailbox);
+                waiter.wake(self);
+            }
+            _ => {
+                let mut woken = mailbox.take_waiters();
+                drop(mailbox);
+                for waiter in woken.drain(..) {
+                    waiter.wake(self);
+                }
+                self.mailbox.borrow_mut().return_waiters(woken);
+            }
         }
-        self.mailbox.borrow_mut().return_waiters(woken);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn refuse(&self, from: NodeId, capacity: usize) {
+        self.loan.with(|authority| {
+            let fields = [("from", from.into()), ("capacity", capacity.into())];
+            authority.record("mailbox_full", &fields)
+        });
     }
 
     /// A timer of a sleep fired.
@@ -431,10 +428,10 @@ impl<M: 'static> Executor<M> {
         });
         let at = now.map_or(String::new(), |now| format!(" at {now}"));
         panic!(
-            "hang: {node} task {id} `{name}` was polled {POLLS_PER_CALLBACK_MAX} times in one \
-             callback{at} without ever waiting on the world (a loop over `yield_now` or \
-             `try_recv`, or two tasks handing a channel back and forth?): virtual time could \
-             never move again"
+            "hang: {node} polled its tasks {POLLS_PER_CALLBACK_MAX} times in one callback{at} \
+             without them ever all waiting on the world, and was about to poll task {id} \
+             `{name}` again (a loop over `yield_now` or `try_recv`, or two tasks handing a \
+             channel back and forth?): virtual time could never move again"
         )
     }
 }
@@ -443,9 +440,6 @@ impl<M: 'static> TaskSet for Executor<M> {
     #[inline]
     fn wake_task(&self, key: TaskKey) {
         let mut tasks = self.tasks.borrow_mut();
-        if tasks.closed {
-            return;
-        }
         // Wakes that came through a `Waker` happened before this one: they go first.
         if self.wakes.pending() {
             self.wakes.drain(|key| tasks.enqueue(key));

@@ -75,19 +75,22 @@ impl<M: 'static> Node<M> {
 
     /// The next message, whoever sent it: `(from, message)`.
     #[inline]
-    pub fn recv(&self) -> Recv<M, Next> {
-        Recv::new(self.clone(), Next)
+    pub fn recv(&self) -> Recv<'_, M, Next> {
+        Recv::new(self, Next)
     }
 
     /// The next message from `peer`; messages from others stay in the mailbox.
-    pub fn recv_from(&self, peer: NodeId) -> Recv<M, FromPeer> {
-        Recv::new(self.clone(), FromPeer(peer))
+    pub fn recv_from(&self, peer: NodeId) -> Recv<'_, M, FromPeer> {
+        Recv::new(self, FromPeer(peer))
     }
 
     /// The next message `accept` accepts (a per-kind receive), e.g.
     /// `node.recv_where(|_, m| matches!(m, Msg::Vote { .. }))`; the others stay.
-    pub fn recv_where<P: FnMut(NodeId, &M) -> bool + Unpin>(&self, accept: P) -> Recv<M, Where<P>> {
-        Recv::new(self.clone(), Where(accept))
+    pub fn recv_where<P: FnMut(NodeId, &M) -> bool + Unpin>(
+        &self,
+        accept: P,
+    ) -> Recv<'_, M, Where<P>> {
+        Recv::new(self, Where(accept))
     }
 
     /// The first message `map` turns into a value, which the receive resolves to (a typed
@@ -96,8 +99,8 @@ impl<M: 'static> Node<M> {
     pub fn recv_map<T, F: FnMut(NodeId, &M) -> Option<T> + Unpin>(
         &self,
         map: F,
-    ) -> Recv<M, Map<F>> {
-        Recv::new(self.clone(), Map(map))
+    ) -> Recv<'_, M, Map<F>> {
+        Recv::new(self, Map(map))
     }
 
     /// The next message if one is waiting, without waiting.

@@ -5,7 +5,10 @@
 //! takes the oldest message it accepts, so messages it does not want stay for others (a
 //! per-sender or per-kind receive never loses a message to the wrong waiter). When a message
 //! arrives every waiting receive is woken, in the order they started waiting, and the first
-//! one polled that accepts it takes it. The mailbox is bounded (`AsyncNode::mailbox_capacity`):
+//! one polled that accepts it takes it. A task is registered once however many of its receives
+//! wait (waking it polls them all); a receive dropped while waiting may cost its task one
+//! spurious wake, and past `WAITERS_MAX` registrations every waiter is woken to re-register
+//! (so receives abandoned in a loop never accumulate). The mailbox is bounded (`AsyncNode::mailbox_capacity`):
 //! a message that finds it full is dropped, as a full socket buffer drops a datagram, and
 //! traced as `mailbox_full`.
 
@@ -23,17 +26,19 @@ use super::waker::Waiter;
 /// The default bound on messages waiting in a node's mailbox.
 pub const MAILBOX_CAPACITY: usize = 1 << 16;
 
+/// Registered waiters beyond which all are woken to re-register.
+const WAITERS_MAX: usize = 1 << 10;
+
 pub(crate) struct Mailbox<M> {
     messages: VecDeque<(NodeId, M)>,
-    /// Waiting receives, by registration token, in the order they started waiting.
-    waiters: Vec<(u64, Waiter)>,
-    next_token: u64,
+    /// Whom to wake when a message arrives, in the order they started waiting.
+    waiters: Vec<Waiter>,
     capacity: usize,
 }
 
 impl<M> Mailbox<M> {
     pub(crate) fn new(capacity: usize) -> Mailbox<M> {
-        Mailbox { messages: VecDeque::new(), waiters: Vec::new(), next_token: 0, capacity }
+        Mailbox { messages: VecDeque::new(), waiters: Vec::new(), capacity }
     }
 
     pub(crate) fn set_capacity(&mut self, capacity: usize) {
@@ -49,12 +54,27 @@ impl<M> Mailbox<M> {
         None
     }
 
-    pub(crate) fn take_waiters(&mut self) -> Vec<(u64, Waiter)> {
+    /// How many receives wait.
+    #[inline(always)]
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiters.len()
+    }
+
+    /// The one waiting receive's waiter (`waiting() == 1`).
+    #[inline]
+    pub(crate) fn take_only_waiter(&mut self) -> Waiter {
+        match self.waiters.pop() {
+            Some(waiter) => waiter,
+            None => unreachable!("one receive waits"),
+        }
+    }
+
+    pub(crate) fn take_waiters(&mut self) -> Vec<Waiter> {
         std::mem::take(&mut self.waiters)
     }
 
     /// Gives back the (emptied) list `take_waiters` returned, to reuse its allocation.
-    pub(crate) fn return_waiters(&mut self, emptied: Vec<(u64, Waiter)>) {
+    pub(crate) fn return_waiters(&mut self, emptied: Vec<Waiter>) {
         if self.waiters.is_empty() {
             self.waiters = emptied;
         }
@@ -68,25 +88,14 @@ impl<M> Mailbox<M> {
         self.messages.pop_front()
     }
 
-    fn register(&mut self, token: Option<u64>, waiter: Waiter) -> u64 {
-        if let Some(token) = token {
-            if let Some(entry) = self.waiters.iter_mut().find(|(t, _)| *t == token) {
-                entry.1 = waiter;
-                return token;
-            }
+    /// Registers `waiter` (once: a task or waker already registered is not added again);
+    /// true if the registrations are over `WAITERS_MAX`.
+    #[inline]
+    fn register(&mut self, waiter: Waiter) -> bool {
+        if !self.waiters.iter().any(|registered| registered.same_as(&waiter)) {
+            self.waiters.push(waiter);
         }
-        let token = token.unwrap_or_else(|| {
-            self.next_token += 1;
-            self.next_token
-        });
-        self.waiters.push((token, waiter));
-        token
-    }
-
-    fn unregister(&mut self, token: u64) {
-        if let Some(position) = self.waiters.iter().position(|(t, _)| *t == token) {
-            self.waiters.remove(position);
-        }
+        self.waiters.len() > WAITERS_MAX
     }
 }
 
@@ -154,44 +163,35 @@ impl<M, T, F: FnMut(NodeId, &M) -> Option<T>> Receive<M> for Map<F> {
 /// A receive from the node's mailbox (see `Node::recv` and its typed variants). Resolves
 /// with the oldest message it accepts; dropping it before then leaves the mailbox as it was.
 #[must_use = "a receive does nothing unless awaited"]
-pub struct Recv<M: 'static, R> {
-    node: Node<M>,
+pub struct Recv<'a, M: 'static, R> {
+    node: &'a Node<M>,
     receive: R,
-    /// Its registration among the mailbox's waiters, while it waits.
-    token: Option<u64>,
 }
 
-impl<M: 'static, R> Recv<M, R> {
-    pub(crate) fn new(node: Node<M>, receive: R) -> Recv<M, R> {
-        Recv { node, receive, token: None }
+impl<'a, M: 'static, R> Recv<'a, M, R> {
+    pub(crate) fn new(node: &'a Node<M>, receive: R) -> Recv<'a, M, R> {
+        Recv { node, receive }
     }
 }
 
-impl<M: 'static, R: Receive<M> + Unpin> Future for Recv<M, R> {
+impl<M: 'static, R: Receive<M> + Unpin> Future for Recv<'_, M, R> {
     type Output = R::Output;
 
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<R::Output> {
         let this = self.get_mut();
         let executor = &this.node.executor;
         let mut mailbox = executor.mailbox.borrow_mut();
         if let Some(output) = this.receive.take(&mut mailbox.messages) {
-            if let Some(token) = this.token.take() {
-                mailbox.unregister(token);
-            }
             return Poll::Ready(output);
         }
-        let waiter = executor.waiter(cx);
-        this.token = Some(mailbox.register(this.token, waiter));
-        Poll::Pending
-    }
-}
-
-impl<M: 'static, R> Drop for Recv<M, R> {
-    fn drop(&mut self) {
-        if let Some(token) = self.token {
-            if let Ok(mut mailbox) = self.node.executor.mailbox.try_borrow_mut() {
-                mailbox.unregister(token);
+        if mailbox.register(executor.waiter(cx)) {
+            let woken = mailbox.take_waiters();
+            drop(mailbox);
+            for waiter in woken {
+                waiter.wake(&**executor);
             }
         }
+        Poll::Pending
     }
 }

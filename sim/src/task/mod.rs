@@ -95,10 +95,11 @@
 //!   talk through the network only. Debug builds panic when a task's waker fires from
 //!   another thread or outside the node's callbacks, naming the node.
 //! - No long loops without an `.await` that waits: a task runs until it waits, and the world
-//!   with it. A task polled `POLLS_PER_CALLBACK_MAX` times in one callback without waiting
-//!   (spinning on `yield_now` or `try_recv`) is reported as a hang (`task_hang`, then a panic
-//!   naming the node and the task); a loop with no `.await` at all blocks its seed until the
-//!   runner's wall-clock watchdog reports it hung, as a callback that loops would.
+//!   with it. A callback that polls its tasks `POLLS_PER_CALLBACK_MAX` times without them all
+//!   waiting (a task spinning on `yield_now` or `try_recv`) is reported as a hang
+//!   (`task_hang`, then a panic naming the node and the task); a loop with no `.await` at all
+//!   blocks its seed until the runner's wall-clock watchdog reports it hung, as a callback
+//!   that loops would.
 //! - No `RefCell` borrow held across an `.await` (clippy warns): a check, or another task,
 //!   runs while the task waits.
 

@@ -32,8 +32,19 @@ pub(crate) enum Waiter {
 }
 
 impl Waiter {
+    /// Whether both wake the same task the same way.
+    #[inline]
+    pub(crate) fn same_as(&self, other: &Waiter) -> bool {
+        match (self, other) {
+            (Waiter::Task(a), Waiter::Task(b)) => a == b,
+            (Waiter::Waker(a), Waiter::Waker(b)) => a.will_wake(b),
+            _ => false,
+        }
+    }
+
     /// Wakes the waiting task.
-    pub(crate) fn wake(self, tasks: &dyn TaskSet) {
+    #[inline]
+    pub(crate) fn wake<T: TaskSet + ?Sized>(self, tasks: &T) {
         match self {
             Waiter::Task(key) => tasks.wake_task(key),
             Waiter::Waker(waker) => waker.wake(),
