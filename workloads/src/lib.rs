@@ -1,7 +1,10 @@
 //! Reference systems under test, with their clients, checks and planted-bug switches. Each
 //! module registers its workloads with the runner through `registry()`.
 
+pub mod dedup;
 pub mod echo;
+pub mod replog;
+pub mod wal_kv;
 
 use orrery_sim::workload::Registry;
 
@@ -9,5 +12,8 @@ use orrery_sim::workload::Registry;
 pub fn registry() -> Registry {
     let mut registry = Registry::new();
     registry.register(echo::echo());
+    registry.register(dedup::dedup_restart());
+    registry.register(replog::replog());
+    registry.register(wal_kv::wal_kv());
     registry
 }

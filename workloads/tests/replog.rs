@@ -83,7 +83,8 @@ fn nearest_rtt_bug_scenarios_fail_as_documented() {
             "scenarios/bugs/replog-nearest-rtt-split-brain.yaml",
             "logs_agree",
             650_000_000,
-            "sequence 47 differs: n0 holds \"47@n0e1w47:4718\", n1 holds \"47@n1e2w1:a7b5\"",
+            "`commit` disagrees for seq=47: first commit seq=47 bytes=47@n0e1w47:4718 (n0 \
+             incarnation 0 at 0.460000000), then commit seq=47 bytes=47@n1e2w1:a7b5 (n1",
         ),
         (
             "scenarios/bugs/replog-nearest-rtt-bridge-two-leaders.yaml",
