@@ -43,16 +43,12 @@ impl CheckLogic<Message, ReplogParams> for TailMonotonic {
             .u64(field)
             .ok_or_else(|| format!("tail_monotonic cannot read {observation}"))?;
         let high = self.highest.entry(observation.node).or_default();
-        let moved_back = match restart {
-            true => tail < *high,
-            false => tail <= *high && *high > 0,
-        };
-        if moved_back {
-            let node = observation.node;
-            let how = if restart { "at a restart" } else { "" };
-            return Err(format!(
-                "{node}'s committed tail moved back from {high} to {tail} {how}: {observation}"
-            ));
+        // Within an incarnation commits climb one sequence at a time; a restart must recover
+        // at least what was committed.
+        if tail < *high || (!restart && tail == *high) {
+            let (node, at) = (observation.node, if restart { " at a restart" } else { "" });
+            let moved = format!("{node}'s committed tail moved back from {high} to {tail}{at}");
+            return Err(format!("{moved}: {observation}"));
         }
         *high = tail;
         Ok(())

@@ -7,9 +7,36 @@
 //! Observations (the ledger's vocabulary, see `ledger`): `put id key`, `get id key`,
 //! `put_ok id`, `get_ok id [value]` (no `value`: the key held nothing).
 
+use std::fmt;
+
 use orrery_sim::{Duration, NodeApi, NodeId, Process, TimerId};
 
 use super::Message;
+
+/// A run-wide unique operation id, which a put also writes as its value: the client, its
+/// incarnation and its count of operations, so no two clients, nor two lives of one client,
+/// ever share one. Shown as `n1/0/7` (client/incarnation/count).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct OpId(pub u64);
+
+impl OpId {
+    pub fn new(client: NodeId, incarnation: u32, count: u32) -> OpId {
+        OpId(u64::from(client.0) << 48 | u64::from(incarnation & 0xffff) << 32 | u64::from(count))
+    }
+}
+
+impl fmt::Display for OpId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let client = NodeId((self.0 >> 48) as u32);
+        write!(f, "{client}/{}/{}", (self.0 >> 32) & 0xffff, self.0 & 0xffff_ffff)
+    }
+}
+
+impl fmt::Debug for OpId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
 
 /// See the module documentation.
 pub struct Client {
@@ -32,13 +59,6 @@ impl Client {
     }
 }
 
-/// A run-wide unique operation id (a put writes it as its value): the client, its
-/// incarnation and its count of operations, so no two clients, nor two lives of one client,
-/// ever share one.
-pub fn operation_id(client: NodeId, incarnation: u32, count: u32) -> u64 {
-    u64::from(client.0) << 48 | u64::from(incarnation & 0xffff) << 32 | u64::from(count)
-}
-
 impl<N: NodeApi<Message>> Process<Message, N> for Client {
     fn on_start(&mut self, node: &mut N) {
         self.set_next_timer(node);
@@ -46,11 +66,11 @@ impl<N: NodeApi<Message>> Process<Message, N> for Client {
 
     fn on_message(&mut self, node: &mut N, _from: NodeId, message: Message) {
         match message {
-            Message::PutOk { id } => node.observe("put_ok", &[("id", id.into())]),
+            Message::PutOk { id } => node.observe("put_ok", &[("id", id.0.into())]),
             Message::GetOk { id, value: Some(value) } => {
-                node.observe("get_ok", &[("id", id.into()), ("value", value.into())])
+                node.observe("get_ok", &[("id", id.0.into()), ("value", value.0.into())])
             }
-            Message::GetOk { id, value: None } => node.observe("get_ok", &[("id", id.into())]),
+            Message::GetOk { id, value: None } => node.observe("get_ok", &[("id", id.0.into())]),
             // Not definite: the network may duplicate a request, and a copy delivered later
             // can still apply a put whose first copy was refused. The put stays open.
             Message::PutFailed { .. } | Message::Unavailable { .. } => {}
@@ -60,12 +80,12 @@ impl<N: NodeApi<Message>> Process<Message, N> for Client {
 
     fn on_timer(&mut self, node: &mut N, _timer: TimerId, _tag: u64) {
         let key = node.rng().below(u64::from(self.keys)) as u32;
-        let id = operation_id(node.id(), node.incarnation(), self.invoked);
+        let id = OpId::new(node.id(), node.incarnation(), self.invoked);
         self.invoked += 1;
-        let fields = [("id", id.into()), ("key", key.into())];
+        let fields = [("id", id.0.into()), ("key", key.into())];
         let message = if node.rng().below(2) == 0 {
             node.observe("put", &fields);
-            Message::Put { id, key, value: id }
+            Message::Put { id, key }
         } else {
             node.observe("get", &fields);
             Message::Get { id, key }

@@ -25,15 +25,15 @@ use std::collections::BTreeMap;
 use orrery_sim::workload::{CheckLogic, CheckResult, Run};
 use orrery_sim::{Instant, NodeId, Observation};
 
-use super::{Message, Server, WalKvParams};
+use super::{Message, OpId, Server, WalKvParams};
 
-/// A client's operation: see `client::operation_id`. Put values are the put's own id, so
+/// A client's operation, as the raw bits of its `OpId`. Put values are the put's own id, so
 /// every value is unique.
 pub type OperationId = u64;
 
-/// `n1/0/7`: client, incarnation and count of an operation id, for messages.
-pub fn render(id: OperationId) -> String {
-    format!("{}/{}/{}", NodeId((id >> 48) as u32), (id >> 32) & 0xffff, id & 0xffff_ffff)
+/// An operation id as messages show it (`n1/0/7`), or `nothing` for an absent value.
+fn render(id: Option<OperationId>) -> String {
+    id.map_or("nothing".to_string(), |id| OpId(id).to_string())
 }
 
 /// What a put's answer said.
@@ -113,7 +113,7 @@ impl Ledger {
         let id = field("id")?;
         match self.operations.insert(id, Invoked { operation, invoked_tick: tick }) {
             None => Ok(()),
-            Some(_) => Err(LedgerError::Malformed(format!("{} was invoked twice", render(id)))),
+            Some(_) => Err(LedgerError::Malformed(format!("{} was invoked twice", OpId(id)))),
         }
     }
 
@@ -128,7 +128,7 @@ impl Ledger {
         let Some(Invoked { operation: Operation::Put { key, state }, invoked_tick }) =
             self.operations.get_mut(&id)
         else {
-            return Err(format!("{client} got an acknowledgement for {}, not a put", render(id)));
+            return Err(format!("{client} got an acknowledgement for {}, not a put", OpId(id)));
         };
         if *state != PutState::Invoked {
             // A repeated answer (a duplicated packet) changes nothing.
@@ -155,7 +155,7 @@ impl Ledger {
         let Some(Invoked { operation: Operation::Get { key, answered }, invoked_tick }) =
             self.operations.get_mut(&id)
         else {
-            return Err(format!("{client} got a read answer for {}, not a get", render(id)));
+            return Err(format!("{client} got a read answer for {}, not a get", OpId(id)));
         };
         if std::mem::replace(answered, true) {
             return Ok(());
@@ -163,8 +163,8 @@ impl Ledger {
         let (key, invoked_tick) = (*key, *invoked_tick);
         self.last_success_at.insert(client, at);
         self.fresh(key, value, invoked_tick).map_err(|why| {
-            let value = value.map_or("nothing".to_string(), render);
-            format!("{client}: get {} of key {key} returned {value}: {why}", render(id))
+            let value = render(value);
+            format!("{client}: get {} of key {key} returned {value}: {why}", OpId(id))
         })
     }
 
@@ -253,7 +253,7 @@ impl CheckLogic<Message, WalKvParams> for Checked {
                     Some(server) => self.ledger.acknowledged_keys().try_for_each(|key| {
                         let value = server.map.get(&key).copied();
                         self.ledger.fresh(key, value, u64::MAX).map_err(|why| {
-                            let value = value.map_or("nothing".to_string(), render);
+                            let value = render(value);
                             format!("the recovered server holds {value} for key {key}: {why}")
                         })
                     }),

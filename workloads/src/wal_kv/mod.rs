@@ -34,40 +34,40 @@ mod server;
 use orrery_sim::workload::{Check, CheckKind, WorkloadDef};
 use orrery_sim::{ms, Choice, Duration, Params};
 
-pub use client::{operation_id, Client};
+pub use client::{Client, OpId};
 pub use ledger::{Ledger, LedgerError};
 pub use server::{Server, LOG_PATH};
 
 use ledger::{Checked, LedgerCheck};
 
-/// The one message type of the workload. `id` names the client's operation (see
-/// `operation_id`); a put's value is its id, so every written value is unique.
+/// The one message type of the workload. `id` names the client's operation; a put writes
+/// its own id as the value, so every written value is unique.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
     Put {
-        id: u64,
+        id: OpId,
         key: u32,
-        value: u64,
     },
     Get {
-        id: u64,
+        id: OpId,
         key: u32,
     },
     /// The put is durable.
     PutOk {
-        id: u64,
+        id: OpId,
     },
     /// This copy of the put did not take effect (its append failed).
     PutFailed {
-        id: u64,
+        id: OpId,
     },
+    /// The value of the latest put of the key the server holds, if any.
     GetOk {
-        id: u64,
-        value: Option<u64>,
+        id: OpId,
+        value: Option<OpId>,
     },
     /// The server is recovering: the request did not take effect.
     Unavailable {
-        id: u64,
+        id: OpId,
     },
 }
 

@@ -18,7 +18,7 @@ use orrery_sim::disk::DiskError;
 use orrery_sim::{Duration, NodeApi, NodeId, Process, Storage, TimerId};
 
 use super::record;
-use super::{Bug, Message, WalKvParams};
+use super::{Bug, Message, OpId, WalKvParams};
 
 /// The one file of the server.
 pub const LOG_PATH: &str = "wal.log";
@@ -32,9 +32,8 @@ const TAG_SYNC: u64 = 1;
 #[derive(Debug, Clone, Copy)]
 struct Pending {
     client: NodeId,
-    id: u64,
+    id: OpId,
     key: u32,
-    value: u64,
 }
 
 /// See the module documentation.
@@ -43,7 +42,8 @@ pub struct Server {
     ack_before_sync: bool,
     /// False until recovery finishes; requests meanwhile are answered `Unavailable`.
     pub ready: bool,
-    /// The map the server serves: every durable put (and, with the bug, every appended one).
+    /// The map the server serves: every durable put (and, with the bug, every appended one),
+    /// as the raw bits of the put's id.
     pub map: BTreeMap<u32, u64>,
     /// Values logged or pending, so a duplicated put request is not logged twice (a second
     /// copy arriving after a newer put would otherwise roll the key back).
@@ -95,14 +95,8 @@ impl Server {
         }
     }
 
-    fn put<N: NodeApi<Message>>(
-        &mut self,
-        node: &mut N,
-        client: NodeId,
-        id: u64,
-        key: u32,
-        value: u64,
-    ) {
+    fn put<N: NodeApi<Message>>(&mut self, node: &mut N, client: NodeId, id: OpId, key: u32) {
+        let value = id.0;
         if self.logged_values.contains(&value) {
             // A duplicate of a put already logged: its first copy gets (or got) the answer.
             return;
@@ -120,7 +114,7 @@ impl Server {
             self.map.insert(key, value);
             node.send(client, Message::PutOk { id });
         } else {
-            self.pending.push(Pending { client, id, key, value });
+            self.pending.push(Pending { client, id, key });
         }
         if !self.sync_timer_set {
             self.sync_timer_set = true;
@@ -144,8 +138,8 @@ impl Server {
             }
         }
         self.unsynced = false;
-        for Pending { client, id, key, value } in std::mem::take(&mut self.pending) {
-            self.map.insert(key, value);
+        for Pending { client, id, key } in std::mem::take(&mut self.pending) {
+            self.map.insert(key, id.0);
             node.send(client, Message::PutOk { id });
         }
     }
@@ -161,9 +155,10 @@ impl<N: NodeApi<Message>> Process<Message, N> for Server {
             Message::Put { id, .. } | Message::Get { id, .. } if !self.ready => {
                 node.send(from, Message::Unavailable { id })
             }
-            Message::Put { id, key, value } => self.put(node, from, id, key, value),
+            Message::Put { id, key } => self.put(node, from, id, key),
             Message::Get { id, key } => {
-                node.send(from, Message::GetOk { id, value: self.map.get(&key).copied() })
+                let value = self.map.get(&key).map(|&value| OpId(value));
+                node.send(from, Message::GetOk { id, value })
             }
             _ => {}
         }
