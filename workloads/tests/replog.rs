@@ -103,6 +103,24 @@ fn nearest_rtt_bug_scenarios_fail_as_documented() {
     }
 }
 
+// Proves the safety checks judge claims, not live state: n0 commits entries while cut off and
+// crashes before n1 takes over and writes other bytes at the same sequences; logs_agree still
+// holds n1 to what n0 claimed, and tail_monotonic sees a restarted replica recover nothing.
+#[test]
+fn claims_of_crashed_replicas_still_bind() {
+    let crash_cut_off_leader = format!("{ISOLATE_LEADER}, {{at: 600ms, kind: crash, node: n0}}");
+    for (election, faults, check, cited) in [
+        ("nearest_rtt", crash_cut_off_leader.as_str(), "logs_agree", "(n0 incarnation 0 at 0.46"),
+        ("epoch_quorum", RESTART, "tail_monotonic", "n1 incarnation 1"),
+    ] {
+        let text = scenario_text(election, faults, check, "250ms");
+        let scenario = scenario::parse("replog-test", text.as_bytes(), &registry())
+            .unwrap_or_else(|errors| panic!("{errors}"));
+        let failure = failing_check(&scenario, 0).unwrap_or_else(|| panic!("{faults} passed"));
+        assert!(failure.starts_with(check) && failure.contains(cited), "{failure}");
+    }
+}
+
 // Proves a replog run is a pure function of its seed: two runs, one fingerprint.
 #[test]
 fn runs_are_deterministic() {
