@@ -20,7 +20,9 @@ use super::{DedupParams, Message};
 /// What an event says: which producer made it and its number in that producer's stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Payload {
+    /// The producer that made it.
     pub producer: NodeId,
+    /// Its number in that producer's stream (0, 1, 2...).
     pub number: u64,
 }
 

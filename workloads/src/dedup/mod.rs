@@ -50,12 +50,18 @@ use ledger::Effects;
 pub enum Message {
     /// An event, under the producer's nonce and the event's sequence number.
     Event {
+        /// Names the producer's stream at the consumer.
         nonce: u64,
+        /// The event's number in that stream.
         seq: u64,
+        /// What the event says.
         payload: Payload,
     },
+    /// The consumer holds the event (nonce, seq): it need not be resent.
     Ack {
+        /// The acknowledged event's nonce.
         nonce: u64,
+        /// The acknowledged event's number.
         seq: u64,
     },
 }
@@ -74,6 +80,7 @@ pub enum Bug {
     NoResendAfterRestart,
 }
 
+/// dedup-restart's parameters, as a scenario's `workload.params` sets them.
 #[derive(Debug, Clone, Params)]
 pub struct DedupParams {
     /// How many events each producer makes.

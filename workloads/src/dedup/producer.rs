@@ -52,6 +52,7 @@ pub struct Producer {
 }
 
 impl Producer {
+    /// A producer sending to `consumer`; it recovers its state from disk when it starts.
     pub fn new(params: &DedupParams, consumer: NodeId) -> Self {
         Producer {
             params: params.clone(),

@@ -103,6 +103,7 @@ pub enum Election {
     EpochQuorum,
 }
 
+/// replog's parameters, as a scenario's `workload.params` sets them.
 #[derive(Debug, Clone, Params)]
 pub struct ReplogParams {
     /// nearest_rtt (the rule under test, unsafe) or epoch_quorum (the fix).

@@ -22,10 +22,14 @@ pub fn election_timeout(params: &ReplogParams) -> Duration {
     params.heartbeat_interval * 3
 }
 
+/// What a replica currently is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
+    /// Follows `leader` (or nobody, between leaders).
     Follower,
+    /// `epoch_quorum`: asks for votes in its epoch.
     Candidate,
+    /// The single writer of its epoch.
     Leader,
 }
 
@@ -33,6 +37,7 @@ const TICK: u64 = 0;
 const APPEND: u64 = 1;
 const CAMPAIGN: u64 = 2;
 
+/// See the module documentation.
 pub struct Replica {
     config: ReplogParams,
     me: NodeId,
@@ -96,18 +101,22 @@ impl Replica {
         }
     }
 
+    /// The newest epoch this replica knows of.
     pub fn epoch(&self) -> u64 {
         self.epoch
     }
 
+    /// What it is now.
     pub fn role(&self) -> Role {
         self.role
     }
 
+    /// The leader it follows (itself when leading), if any.
     pub fn leader(&self) -> Option<NodeId> {
         self.leader
     }
 
+    /// Its copy of the log.
     pub fn log(&self) -> &Log {
         &self.log
     }

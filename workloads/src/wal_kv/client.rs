@@ -20,6 +20,7 @@ use super::Message;
 pub struct OpId(pub u64);
 
 impl OpId {
+    /// The `count`th operation of `client` in its `incarnation`.
     pub fn new(client: NodeId, incarnation: u32, count: u32) -> OpId {
         OpId(u64::from(client.0) << 48 | u64::from(incarnation & 0xffff) << 32 | u64::from(count))
     }
@@ -40,14 +41,15 @@ impl fmt::Debug for OpId {
 
 /// See the module documentation.
 pub struct Client {
-    pub server: NodeId,
-    pub interval: Duration,
-    pub keys: u32,
+    server: NodeId,
+    interval: Duration,
+    keys: u32,
     /// Operations invoked by this incarnation.
     invoked: u32,
 }
 
 impl Client {
+    /// A client of `server` using keys `0..keys`, about every `interval`.
     pub fn new(server: NodeId, interval: Duration, keys: u32) -> Client {
         Client { server, interval, keys, invoked: 0 }
     }

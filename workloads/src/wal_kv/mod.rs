@@ -44,31 +44,18 @@ use ledger::{Checked, LedgerCheck};
 /// its own id as the value, so every written value is unique.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
-    Put {
-        id: OpId,
-        key: u32,
-    },
-    Get {
-        id: OpId,
-        key: u32,
-    },
+    /// Write the put's id as the value of `key`.
+    Put { id: OpId, key: u32 },
+    /// Read `key`.
+    Get { id: OpId, key: u32 },
     /// The put is durable.
-    PutOk {
-        id: OpId,
-    },
+    PutOk { id: OpId },
     /// This copy of the put did not take effect (its append failed).
-    PutFailed {
-        id: OpId,
-    },
-    /// The value of the latest put of the key the server holds, if any.
-    GetOk {
-        id: OpId,
-        value: Option<OpId>,
-    },
+    PutFailed { id: OpId },
+    /// The value the server holds for the key: the id of the put that wrote it, if any.
+    GetOk { id: OpId, value: Option<OpId> },
     /// The server is recovering: the request did not take effect.
-    Unavailable {
-        id: OpId,
-    },
+    Unavailable { id: OpId },
 }
 
 /// The planted bug a run switches on.
@@ -81,6 +68,7 @@ pub enum Bug {
     AckBeforeSync,
 }
 
+/// wal-kv's parameters, as a scenario's `workload.params` sets them.
 #[derive(Debug, Clone, Params)]
 pub struct WalKvParams {
     /// Time between a client's requests (jittered by half either way).

@@ -57,6 +57,7 @@ pub struct Server {
 }
 
 impl Server {
+    /// A server that recovers its log when it starts.
     pub fn new(params: &WalKvParams) -> Server {
         Server {
             sync_interval: params.sync_interval,
