@@ -126,9 +126,9 @@ pub fn replog() -> WorkloadDef<Message, ReplogParams> {
         "a leader/replica append-only log with heartbeats, pulls and a nearest-RTT election",
     )
     .validate(|params, _| {
-        match (params.heartbeat_interval.is_zero(), params.append_interval.is_zero()) {
-            (false, false) => Ok(()),
-            _ => Err("replog intervals must be longer than zero".to_string()),
+        match params.heartbeat_interval.is_zero() || params.append_interval.is_zero() {
+            false => Ok(()),
+            true => Err("replog intervals must be longer than zero".to_string()),
         }
     })
     .role("*", |init| Replica::new(init.params, init.node, init.topology.len()))

@@ -31,7 +31,7 @@ mod ledger;
 pub mod record;
 mod server;
 
-use orrery_sim::workload::{Check, CheckKind, WorkloadDef};
+use orrery_sim::workload::{Check, CheckKind, RunInfo, WorkloadDef};
 use orrery_sim::{ms, Choice, Duration, Params};
 
 pub use client::{Client, OpId};
@@ -86,8 +86,9 @@ pub struct WalKvParams {
 
 /// The `wal-kv` workload.
 pub fn wal_kv() -> WorkloadDef<Message, WalKvParams> {
+    // Each check folds its own ledger from the run's observations.
     let ledger = |check| {
-        move |info: &orrery_sim::workload::RunInfo<WalKvParams>| Checked {
+        move |info: &RunInfo<WalKvParams>| Checked {
             check,
             ledger: Ledger::default(),
             heal_at: info.heal_at,
@@ -99,15 +100,13 @@ pub fn wal_kv() -> WorkloadDef<Message, WalKvParams> {
          checksums on restart); no acknowledged put may be lost",
     )
     .requires_role("server")
-    .validate(|params, topology| {
-        match topology.nodes_with_role("server").len() {
-            0 | 1 => Ok(()),
-            n => Err(format!("wal-kv runs exactly one server, not {n}")),
-        }?;
-        match (params.interval.is_zero(), params.sync_interval.is_zero()) {
-            (false, false) => Ok(()),
-            _ => Err("wal-kv needs an interval and a sync_interval above zero".to_string()),
-        }
+    .validate(|_, topology| match topology.nodes_with_role("server").len() {
+        0 | 1 => Ok(()), // none is the required role's error
+        n => Err(format!("wal-kv runs exactly one server, not {n}")),
+    })
+    .validate(|params, _| match params.interval.is_zero() || params.sync_interval.is_zero() {
+        false => Ok(()),
+        true => Err("wal-kv needs an interval and a sync_interval above zero".to_string()),
     })
     .role("server", |init| Server::new(init.params))
     .role("*", |init| {
