@@ -155,3 +155,21 @@ fn epoch_quorum_passes_ten_thousand_seeds_nightly() {
     assert_eq!(reports.len(), seeds.len());
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+// Proves what replog cannot run is refused when the scenario loads (exit 2), never as
+// per-seed failures: a misspelt election, an empty pull batch, a zero heartbeat.
+#[test]
+fn setup_problems_are_load_errors() {
+    for (params, expected) in [
+        ("nearest", "expected one of nearest_rtt, epoch_quorum"),
+        ("epoch_quorum, pull_batch: 0", "integer >= 1"),
+        ("epoch_quorum, heartbeat_interval: 0ms", "intervals must be longer than zero"),
+    ] {
+        let text = scenario_text(params, "", "converges", "250ms");
+        let error = match scenario::parse("replog-test", text.as_bytes(), &registry()) {
+            Ok(_) => panic!("{params} loaded"),
+            Err(errors) => errors.to_string(),
+        };
+        assert!(error.contains(expected), "{params}: {error}");
+    }
+}
