@@ -98,7 +98,7 @@ pub struct DedupParams {
     /// Time between resends of unacknowledged events.
     #[param(default = ms(15))]
     pub resend_interval: Duration,
-    /// Planted bug: none, nonce_not_persisted, one_state_slot or no_resend_after_restart.
+    /// The planted bug switched on (none: the correct producer).
     pub bug: Bug,
 }
 

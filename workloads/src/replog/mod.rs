@@ -106,7 +106,7 @@ pub enum Election {
 /// replog's parameters, as a scenario's `workload.params` sets them.
 #[derive(Debug, Clone, Params)]
 pub struct ReplogParams {
-    /// nearest_rtt (the rule under test, unsafe) or epoch_quorum (the fix).
+    /// How survivors elect a leader: nearest_rtt (under test, unsafe) or epoch_quorum (the fix).
     pub election: Election,
     /// Time between heartbeats (and pings); 3 silent heartbeats start an election.
     #[param(default = ms(50))]

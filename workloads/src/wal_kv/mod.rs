@@ -80,7 +80,7 @@ pub struct WalKvParams {
     /// Group commit: the server syncs appended puts this often.
     #[param(default = ms(3))]
     pub sync_interval: Duration,
-    /// Planted bug: none, or ack_before_sync (acknowledge a put before it is synced).
+    /// The planted bug switched on (none: the correct server).
     pub bug: Bug,
 }
 
