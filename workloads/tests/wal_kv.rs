@@ -100,7 +100,8 @@ fn setup_problems_are_load_errors() {
     ] {
         let nodes = nodes.unwrap_or("[{name: s0, role: server}, {name: c0}]");
         let text = format!(
-            "name: t\ntopology: {{nodes: {nodes}}}\nworkload: {{name: wal-kv, params: {{{params}}}}}\n\
+            "name: t\ntopology: {{nodes: {nodes}}}\n\
+             workload: {{name: wal-kv, params: {{{params}}}}}\n\
              phases: {{chaos: 10ms}}\nchecks: [reads_fresh]\n"
         );
         let error = match scenario::parse("t.yaml", text.as_bytes(), &orrery_workloads::registry())

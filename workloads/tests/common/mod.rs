@@ -64,7 +64,11 @@ pub fn assert_bug_found(
         })
         .collect();
     assert!(failed.is_empty(), "{relative} without {flag} failed:\n{}", failed.join("\n"));
-    eprintln!("{flag} = {}: found by {} of the first {within_seeds} seeds", on.unwrap_or(ParamValue::Bool(true)), found.len());
+    eprintln!(
+        "{flag} = {}: found by {} of the first {within_seeds} seeds",
+        on.unwrap_or(ParamValue::Bool(true)),
+        found.len()
+    );
     (found.len(), within_seeds)
 }
 
