@@ -1,8 +1,11 @@
 //! Reference systems under test, with their clients, checks and planted-bug switches. Each
 //! module registers its workloads with the runner through `registry()`.
 
+pub mod dedup;
 pub mod echo;
 pub mod raft_kv;
+pub mod replog;
+pub mod wal_kv;
 
 use orrery_sim::workload::Registry;
 
@@ -10,6 +13,9 @@ use orrery_sim::workload::Registry;
 pub fn registry() -> Registry {
     let mut registry = Registry::new();
     registry.register(echo::echo());
+    registry.register(dedup::dedup_restart());
     registry.register(raft_kv::raft_kv());
+    registry.register(replog::replog());
+    registry.register(wal_kv::wal_kv());
     registry
 }
