@@ -223,14 +223,32 @@ mod reference_tests {
             ("## network", [names::<LinkFile>(), names::<ZoneLinkFile>()].concat()),
             ("## disk", [names::<DiskFile>(), names::<UnsyncedFile>()].concat()),
             ("## workload", names::<WorkloadFile>()),
-            ("### Timing", names::<FaultFile>().into_iter().filter(|f| ["at", "every", "after", "until", "on", "name"].contains(f)).collect()),
+            (
+                "### Timing",
+                names::<FaultFile>()
+                    .into_iter()
+                    .filter(|f| ["at", "every", "after", "until", "on", "name"].contains(f))
+                    .collect(),
+            ),
             ("### Targets", names::<DomainFile>()),
             ("### Fault kinds", names::<FaultKind>()),
-            ("### Partition shapes", [names::<OneWayFile>(), names::<RingFile>(), names::<BridgeFile>(), names::<RandomSplitFile>()].concat()),
+            (
+                "### Partition shapes",
+                [
+                    names::<OneWayFile>(),
+                    names::<RingFile>(),
+                    names::<BridgeFile>(),
+                    names::<RandomSplitFile>(),
+                ]
+                .concat(),
+            ),
             ("### Triggers", [names::<TriggerFile>(), names::<WhenFile>()].concat()),
             ("## swarm", [names::<SwarmFile>(), names::<FamilyFile>()].concat()),
             ("## phases", names::<PhasesFile>()),
-            ("## Top level", [names::<LimitsFile>(), names::<BuggifyFile>(), names::<SupervisorFile>()].concat()),
+            (
+                "## Top level",
+                [names::<LimitsFile>(), names::<BuggifyFile>(), names::<SupervisorFile>()].concat(),
+            ),
             ("## network", names::<WhenFullFile>()),
         ];
         for (title, keys) in &sections {
@@ -244,7 +262,10 @@ mod reference_tests {
         for (_, name, required, optional) in FAULT_FIELDS {
             let row = kinds
                 .lines()
-                .find(|line| line.starts_with(&format!("| `{name}`")) || line.contains(&format!(", `{name}`")))
+                .find(|line| {
+                    line.starts_with(&format!("| `{name}`"))
+                        || line.contains(&format!(", `{name}`"))
+                })
                 .unwrap_or_else(|| panic!("no row for fault kind `{name}`"));
             for field in required.iter().flat_map(|g| g.iter()).chain(optional.iter()) {
                 check(&format!("fault kind {name}"), row, field);
@@ -258,7 +279,9 @@ mod reference_tests {
             }
         }
         let latency = section(text, "### Latency kinds");
-        for kind in ["fixed", "uniform", "exponential", "long_tail", "bimodal", "pareto", "lognormal"] {
+        for kind in
+            ["fixed", "uniform", "exponential", "long_tail", "bimodal", "pareto", "lognormal"]
+        {
             check("### Latency kinds", latency, kind);
         }
         assert!(missing.is_empty(), "docs/SCENARIO.md lacks:\n{}", missing.join("\n"));
@@ -272,7 +295,9 @@ mod reference_tests {
         let error = super::parse("x.yaml", text.as_bytes(), &super::test_support::registry())
             .expect_err("unknown latency kind")
             .to_string();
-        for kind in ["fixed", "uniform", "exponential", "long_tail", "bimodal", "pareto", "lognormal"] {
+        for kind in
+            ["fixed", "uniform", "exponential", "long_tail", "bimodal", "pareto", "lognormal"]
+        {
             assert!(error.contains(kind), "{kind} missing from: {error}");
         }
     }

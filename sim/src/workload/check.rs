@@ -151,6 +151,18 @@ impl<M: Debug + 'static, P: 'static, W: Wire<M>> Check<M, P, W> {
         })
     }
 
+    /// `linearizable` with a search budget that depends on the run's parameters.
+    pub fn linearizable_by(
+        name: &'static str,
+        doc: &'static str,
+        model: crate::check::ModelName,
+        steps_max: impl Fn(&P) -> u64 + Send + Sync + 'static,
+    ) -> Self {
+        Self::with_logic(name, CheckKind::Final, doc, move |info| {
+            super::history::HistoryCheck::new(model, steps_max(&info.params))
+        })
+    }
+
     /// An invariant over observations: `agreement` says which observations must agree.
     pub fn agreement(name: &'static str, doc: &'static str, agreement: Agreement) -> Self {
         let agreement = Arc::new(agreement);
