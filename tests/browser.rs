@@ -194,7 +194,9 @@ fn big_page(driver: &Driver, work: &Path) -> String {
     // crash point that caused it, at the same pixel, and a click picks the earlier event.
     let first_at_its_instant = |i: usize| {
         let record = &trace.records[i];
-        trace.records[..i].iter().all(|other| other.node != record.node || other.time != record.time)
+        trace.records[..i]
+            .iter()
+            .all(|other| other.node != record.node || other.time != record.time)
     };
     let crash = (0..trace.records.len())
         .find(|&i| trace.records[i].kind == "crash" && first_at_its_instant(i))
