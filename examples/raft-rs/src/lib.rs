@@ -60,7 +60,11 @@ type Outcome<T = ()> = Result<T, Box<dyn std::error::Error>>;
 /// Rebuilds raft-rs's storage from the disk: entries from the log, then the hard state.
 fn recover<N: NodeApi<Message>>(node: &mut N, params: &RaftParams) -> Outcome<Node> {
     let hard = DurableCell::open(&mut node.disk(), "hard_state", (0, 0, 0))?;
-    let (log, records) = DurableLog::<(u64, Vec<u8>)>::open(&mut node.disk(), "log")?;
+    let (mut log, records) = DurableLog::<(u64, Vec<u8>)>::open(&mut node.disk(), "log")?;
+    // After an abort, what `open` read may still be only in the page cache (a failed sync
+    // left it there): make it durable before raft-rs acts on it.
+    log.sync(&mut node.disk())?;
+    node.disk().sync_directory()?; // the same for a cell renamed just before an abort
     let store = MemStorage::new_with_conf_state(ConfState::from((1..=node.n_nodes() as u64, [])));
     for ((term, data), index) in records.into_iter().zip(1..) {
         store.wl().append(&[Entry { term, index, data: data.into(), ..Default::default() }])?;
