@@ -117,12 +117,17 @@ pub struct DurableCell<T> {
 
 impl<T: Serialize + DeserializeOwned> DurableCell<T> {
     /// Loads the cell at `path`, or `default` if it was never stored; removes a temporary
-    /// file a crash left behind.
+    /// file a crash left behind. What it returns is durable: after a process abort the page
+    /// cache may hold a value a failed sync never persisted, so `open` syncs it first.
     pub fn open(disk: &mut impl Storage, path: &str, default: T) -> Result<Self, DurableError> {
         let temporary = temporary_path(path);
         if disk.exists(&temporary)? {
             disk.delete(&temporary)?;
         }
+        if disk.exists(path)? {
+            disk.sync(path)?;
+        }
+        disk.sync_directory()?;
         let value = if disk.exists(path)? {
             // Read corruption is drawn per read: look twice before calling the cell corrupt.
             let first = decode(&disk.read_all(path)?);
@@ -187,9 +192,9 @@ pub struct Recovery {
 
 impl<T: Serialize + DeserializeOwned> DurableLog<T> {
     /// Opens the log at `path` (creating it if absent) and recovers it: every record up to
-    /// the first that does not verify, whose bytes and everything after are truncated and
-    /// synced. The file's name is made durable on every open (a directory sync), so an open
-    /// that failed half-way leaves nothing to chance on the next.
+    /// the first that does not verify, whose bytes and everything after are truncated. What
+    /// it returns is durable: the file and its name are synced before `open` returns (after a
+    /// process abort the page cache may hold records a failed sync never persisted).
     pub fn open(disk: &mut impl Storage, path: &str) -> Result<(Self, Vec<T>), DurableError> {
         if !disk.exists(path)? {
             disk.create(path)?;
@@ -219,11 +224,11 @@ impl<T: Serialize + DeserializeOwned> DurableLog<T> {
                         verified_after_cut: verified_after(&bytes, at),
                     };
                     disk.truncate(path, at)?;
-                    disk.sync(path)?;
                     break;
                 }
             }
         }
+        disk.sync(path)?;
         let log = DurableLog { path: path.to_string(), offsets, recovery, _records: PhantomData };
         Ok((log, records))
     }

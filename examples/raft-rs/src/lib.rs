@@ -15,6 +15,7 @@
 //!   may vote twice in one term.
 
 use orrery_sim::prelude::*;
+use orrery_sim::workload::ensure;
 use raft::eraftpb::{ConfState, Entry, HardState, Message};
 use raft::{storage::MemStorage, Config, RawNode, StateRole};
 
@@ -60,11 +61,7 @@ type Outcome<T = ()> = Result<T, Box<dyn std::error::Error>>;
 /// Rebuilds raft-rs's storage from the disk: entries from the log, then the hard state.
 fn recover<N: NodeApi<Message>>(node: &mut N, params: &RaftParams) -> Outcome<Node> {
     let hard = DurableCell::open(&mut node.disk(), "hard_state", (0, 0, 0))?;
-    let (mut log, records) = DurableLog::<(u64, Vec<u8>)>::open(&mut node.disk(), "log")?;
-    // After an abort, what `open` read may still be only in the page cache (a failed sync
-    // left it there): make it durable before raft-rs acts on it.
-    log.sync(&mut node.disk())?;
-    node.disk().sync_directory()?; // the same for a cell renamed just before an abort
+    let (log, records) = DurableLog::<(u64, Vec<u8>)>::open(&mut node.disk(), "log")?;
     let store = MemStorage::new_with_conf_state(ConfState::from((1..=node.n_nodes() as u64, [])));
     for ((term, data), index) in records.into_iter().zip(1..) {
         store.wl().append(&[Entry { term, index, data: data.into(), ..Default::default() }])?;
@@ -182,17 +179,13 @@ pub fn raft_rs() -> WorkloadDef<Message, RaftParams> {
                 let servers = || run.world.processes_of::<Server>().map(|(_, s)| s);
                 let leader = servers().any(|s| s.leader);
                 let applied = servers().filter(|s| s.applied_at >= run.heal_at.as_nanos()).count();
-                match leader && applied > run.world.n_nodes() / 2 {
-                    true => Ok(()),
-                    false => Err(format!("leader: {leader}; {applied} applied a post-heal entry")),
-                }
+                let majority = applied > run.world.n_nodes() / 2;
+                ensure(leader && majority, || format!("leader: {leader}; {applied} applied"))
             },
         )
 }
 
 /// A registry with the `raft-rs` workload, for the binary and the tests.
 pub fn registry() -> orrery_sim::Registry {
-    let mut registry = orrery_sim::Registry::new();
-    registry.register(raft_rs());
-    registry
+    orrery_sim::Registry::new().with(raft_rs())
 }

@@ -71,6 +71,15 @@ pub use check::{Agreement, Check, CheckLogic, Run};
 pub use def::{NodeInit, RunInfo, WorkloadDef};
 pub use params::{field, Choice, ParamKind, ParamMap, ParamSpec, ParamType, ParamValue, Params};
 
+/// `Ok(())` if `condition` holds, else `Err` with the message `why` builds: the usual body of
+/// an invariant or liveness predicate, `ensure(stuck.is_empty(), || format!("{stuck:?}"))`.
+pub fn ensure(condition: bool, why: impl FnOnce() -> String) -> Result<(), String> {
+    match condition {
+        true => Ok(()),
+        false => Err(why()),
+    }
+}
+
 /// When a check is evaluated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CheckKind {
@@ -220,6 +229,12 @@ impl Registry {
     /// An empty registry.
     pub fn new() -> Registry {
         Registry::default()
+    }
+
+    /// This registry with `workload` added: `Registry::new().with(echo()).with(kv())`.
+    pub fn with(mut self, workload: impl Workload + 'static) -> Registry {
+        self.register(workload);
+        self
     }
 
     /// Adds a workload (a `WorkloadDef`, or your own `Workload`).
