@@ -228,6 +228,10 @@ impl<M: Clone + Debug + 'static> Simulation for Harness<M> {
         self.world.trace()
     }
 
+    fn trace_mut(&mut self) -> Option<&mut Trace> {
+        Some(self.world.trace_mut())
+    }
+
     fn stats_summary(&self) -> String {
         format!("net: {}", self.world.net_stats().summary())
     }
