@@ -148,9 +148,23 @@ fn a_panicking_process_is_a_reported_failure_and_the_sweep_goes_on() {
             .contains(&format!("ORRERY FAIL scenario=fragile seed={first} check=panic kind=panic")),
         "{message}"
     );
-    assert!(message
-        .contains(&format!("replay: cargo run --release -- replay fragile.yaml --seed {first}")));
-    assert!(message.contains(&format!("or rerun this test with ORRERY_SEED={first}")));
+    // The hint reruns this very test with the seed, the way cargo runs it.
+    assert!(
+        message.contains(&format!(
+            "replay: ORRERY_SEED={first} cargo test -p orrery {} -- --exact",
+            "a_panicking_process_is_a_reported_failure_and_the_sweep_goes_on"
+        )),
+        "{message}"
+    );
+    // The inline scenario is written into the capsule of each failure, with its trace.
+    let capsule = message
+        .lines()
+        .find_map(|line| line.strip_prefix("capsule: "))
+        .expect("a capsule is listed");
+    let capsule = std::path::Path::new(capsule);
+    let copied = std::fs::read_to_string(capsule.join("scenario.yaml")).expect("scenario copy");
+    assert_eq!(copied, FRAGILE);
+    assert!(capsule.join("trace.txt").is_file() && capsule.join("plan.yaml").is_file());
     assert!(message.contains(&format!("{} of 40 seed(s) failed", panicked.len())), "{message}");
 }
 

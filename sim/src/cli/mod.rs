@@ -148,7 +148,18 @@ impl From<Status> for ExitCode {
 
 /// Runs the command line with the given workloads.
 pub fn main(registry: Registry) -> ExitCode {
-    let parsed = Cli::command().try_get_matches().and_then(|matches| {
+    main_with_args(std::env::args_os(), registry)
+}
+
+/// Runs the command line `args` (the program name first, as `std::env::args_os` gives it)
+/// with the given workloads: what `main` does, for a binary or a test that builds its own
+/// arguments.
+pub fn main_with_args<I, T>(args: I, registry: Registry) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let parsed = Cli::command().try_get_matches_from(args).and_then(|matches| {
         let cli = Cli::from_arg_matches(&matches)?;
         Ok((cli, matches))
     });

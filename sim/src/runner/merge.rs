@@ -423,15 +423,21 @@ impl ScenarioMerge {
         }
         let empty = ShardMerge::default();
         let mut missing_total = 0u64;
-        let mut missing: Vec<u64> = Vec::new();
+        let mut missing: Vec<Range<u64>> = Vec::new();
         let mut interrupted = Vec::new();
         for key in &keys {
             let state = self.shards.get(key).unwrap_or(&empty);
             let seeds = SeedRange::new(scope.seeds.clone(), *key);
             missing_total += seeds.len() - state.done.len();
-            for gap in state.done.gaps(seeds.len()) {
-                for position in gap.take(LISTED_MAX) {
-                    missing.push(seeds.seed_at(position));
+            for gap in state.done.gaps(seeds.len()).into_iter().take(LISTED_MAX) {
+                if key.is_none() {
+                    missing.push(seeds.seed_at(gap.start)..seeds.seed_at(gap.end - 1) + 1);
+                } else {
+                    // A shard's gap is every N-th seed: listed one by one.
+                    for position in gap.take(LISTED_MAX) {
+                        let seed = seeds.seed_at(position);
+                        missing.push(seed..seed + 1);
+                    }
                 }
             }
             if state.complete_at.is_empty() {
@@ -439,7 +445,7 @@ impl ScenarioMerge {
             }
         }
         if missing_total > 0 {
-            missing.sort_unstable();
+            missing.sort_unstable_by_key(|run| run.start);
             let mut message = format!(
                 "{missing_total} seed(s) of {}..{} missing: {}",
                 scope.seeds.start,
@@ -485,12 +491,12 @@ impl ScenarioMerge {
 }
 
 /// The first missing seeds as compact ranges (`3, 7..10`), then how many more.
-fn compact(sorted: &[u64], total: u64) -> String {
+fn compact(sorted: &[Range<u64>], total: u64) -> String {
     let mut runs: Vec<Range<u64>> = Vec::new();
-    for &seed in sorted {
+    for run in sorted {
         match runs.last_mut() {
-            Some(run) if run.end == seed => run.end += 1,
-            _ => runs.push(seed..seed + 1),
+            Some(last) if last.end == run.start => last.end = run.end,
+            _ => runs.push(run.clone()),
         }
     }
     let shown: Vec<String> = runs
