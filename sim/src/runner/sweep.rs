@@ -23,7 +23,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant as WallInstant};
@@ -293,6 +293,8 @@ struct Slot {
     id: usize,
     abandoned: AtomicBool,
     running: Mutex<Option<(JobKey, Watch)>>,
+    /// The worker's thread id, to lower its priority if it is left behind (0: unknown).
+    thread: AtomicI64,
 }
 
 impl Slot {
@@ -373,8 +375,12 @@ impl Sweep {
 
     fn spawn_worker(&mut self) -> std::io::Result<()> {
         let id = self.slots.len();
-        let slot =
-            Arc::new(Slot { id, abandoned: AtomicBool::new(false), running: Mutex::new(None) });
+        let slot = Arc::new(Slot {
+            id,
+            abandoned: AtomicBool::new(false),
+            running: Mutex::new(None),
+            thread: AtomicI64::new(0),
+        });
         let (shared, work, sender, worker_slot) =
             (self.shared.clone(), self.work.clone(), self.sender.clone(), slot.clone());
         let handle = std::thread::Builder::new()
@@ -467,6 +473,7 @@ impl Sweep {
             }
             for (slot, job, watch) in hung {
                 self.slots[slot].slot.abandoned.store(true, Ordering::Relaxed);
+                lower_priority(&self.slots[slot].slot);
                 // Should the handler ever return, the seed stops at its next event.
                 watch.request_stop();
                 match job {
@@ -566,6 +573,7 @@ impl Sweep {
             if watched.slot.abandoned.load(Ordering::Relaxed) || running {
                 // Stuck in a handler: it is left behind rather than waited for.
                 watched.slot.abandoned.store(true, Ordering::Relaxed);
+                lower_priority(&watched.slot);
                 if let Some((_, watch)) = watched.slot.running() {
                     watch.request_stop();
                 }
@@ -576,6 +584,34 @@ impl Sweep {
         }
         Ok(SweepEnd { seeds_run, stopped: stop.map(|(stop, _)| stop), threads_abandoned })
     }
+}
+
+/// The calling thread's kernel id, where there is one.
+fn thread_id() -> i64 {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid has no preconditions.
+    return i64::from(unsafe { libc::gettid() });
+    #[cfg(not(target_os = "linux"))]
+    0
+}
+
+/// A thread left behind in a hung handler keeps spinning, and nothing can stop it; it is
+/// moved to the idle scheduling class, so it only runs when nothing else wants the CPU and
+/// any number of them cost the rest of the sweep (nearly) nothing.
+fn lower_priority(slot: &Slot) {
+    #[cfg(target_os = "linux")]
+    {
+        let thread = slot.thread.load(Ordering::Relaxed);
+        if let Ok(thread) = libc::pid_t::try_from(thread) {
+            if thread > 0 {
+                let param = libc::sched_param { sched_priority: 0 };
+                // SAFETY: a thread of this process, a valid parameter; failure is harmless.
+                unsafe { libc::sched_setscheduler(thread, libc::SCHED_IDLE, &param) };
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = slot;
 }
 
 /// Puts `report` at `index` of the waiting line, growing it as needed.
@@ -602,6 +638,7 @@ fn hang_report(seed: u64, events: u64, timeout: Duration) -> SeedReport {
 
 /// A worker thread: takes jobs until told to exit.
 fn worker(slot: &Slot, shared: &Shared, work: &Work, sender: &Sender<Done>) {
+    slot.thread.store(thread_id(), Ordering::Relaxed);
     while let Some(job) = shared.take(slot) {
         let watch = Watch::new();
         let done = match job {

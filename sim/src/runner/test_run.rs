@@ -114,7 +114,8 @@ impl TestOutcome {
         let planned = Arc::new(self.scenario.clone());
         let planner: Arc<Planner> = Arc::new(move |seed| planned.sample(seed));
         let mut capsules = Vec::new();
-        for report in self.summary.first_failures().into_iter().take(CAPSULES_MAX) {
+        let failures = self.summary.first_failures().into_iter().filter(|r| !r.is_setup_failure());
+        for report in failures.take(CAPSULES_MAX) {
             let plan = self.scenario.sample(report.seed);
             let source = self.inline_source.as_deref();
             match Capsule::create(&self.out, &plan, report, &self.origin, source, &self.replayer) {
@@ -417,7 +418,100 @@ fn test_replayer(var: &impl Fn(&str) -> Option<String>) -> Replayer {
 
 #[cfg(test)]
 mod tests {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+
     use super::*;
+    use crate::scenario::RunPlan;
+    use crate::workload::{CheckSpec, ParamSpec, Setup, Simulation, Workload};
+
+    /// A workload whose setup always fails, as a workload whose parameters or topology do not
+    /// fit does.
+    struct NeverSetsUp;
+
+    impl Workload for NeverSetsUp {
+        fn name(&self) -> &'static str {
+            "never"
+        }
+        fn description(&self) -> &'static str {
+            "cannot be set up"
+        }
+        fn parameters(&self) -> Vec<ParamSpec> {
+            Vec::new()
+        }
+        fn checks(&self) -> Vec<CheckSpec> {
+            Vec::new()
+        }
+        fn instantiate(&self, _: &RunPlan, _: &Setup<'_>) -> Result<Box<dyn Simulation>, String> {
+            Err("test workload does not run".to_string())
+        }
+    }
+
+    fn registry() -> Registry {
+        let mut registry = Registry::new();
+        registry.register(NeverSetsUp);
+        registry
+    }
+
+    const NEVER_SETS_UP: &str = "name: never\ntopology: {count: 2}\nworkload: {name: never}\n\
+        phases: {chaos: 10ms}\nseeds: 0..3\nexpect: {fail: {within_seeds: 3}}\n";
+
+    // Proves a value set in code beats its variable, a variable beats the default, the seed
+    // variables beat the test's range (saying so), and a malformed variable is an error that
+    // names it.
+    #[test]
+    fn a_value_set_in_code_beats_its_variable() {
+        let scenario =
+            scenario::parse("s.yaml", NEVER_SETS_UP.as_bytes(), &registry()).expect("loads");
+        let variables = env(&[
+            ("ORRERY_JOBS", "7"),
+            ("ORRERY_HANG_TIMEOUT", "9"),
+            ("ORRERY_CHECK_DETERMINISM", "1"),
+            ("ORRERY_OUT", "/tmp/from-env"),
+            ("ORRERY_SEEDS", "10..20"),
+        ]);
+        let coded = TestRun::yaml("s.yaml", NEVER_SETS_UP, registry())
+            .jobs(2)
+            .hang_timeout(Duration::from_secs(3))
+            .out("/tmp/from-code")
+            .seeds(0..5);
+        let settings = Settings::resolve(&coded, &scenario, &variables).expect("resolves");
+        assert_eq!(settings.options.jobs, 2);
+        assert_eq!(settings.options.hang_timeout, Duration::from_secs(3));
+        assert!(settings.options.check_determinism, "not set in code: the variable applies");
+        assert_eq!(settings.out, PathBuf::from("/tmp/from-code"));
+        assert_eq!(settings.seeds, 10..20);
+        assert_eq!(settings.seeds_from, "ORRERY_SEEDS (the test asks for 0..5)");
+
+        let plain = TestRun::yaml("s.yaml", NEVER_SETS_UP, registry());
+        let settings = Settings::resolve(&plain, &scenario, &variables).expect("resolves");
+        assert_eq!(settings.options.jobs, 7);
+        assert_eq!(settings.options.hang_timeout, Duration::from_secs(9));
+        assert_eq!(settings.out, PathBuf::from("/tmp/from-env"));
+        let settings = Settings::resolve(&plain, &scenario, &env(&[])).expect("resolves");
+        assert_eq!((settings.seeds, settings.seeds_from.as_str()), (0..3, "the scenario"));
+
+        for (name, value) in [("ORRERY_CHECK_DETERMINISM", "maybe"), ("ORRERY_JOBS", "0")] {
+            let pairs: &'static [(&'static str, &'static str)] =
+                Box::leak(Box::new([(name, value)]));
+            let error = Settings::resolve(&plain, &scenario, &env(pairs)).err().expect("malformed");
+            assert!(error.starts_with(&format!("{name}=")), "{error}");
+        }
+    }
+
+    // Proves a seed that cannot be set up is never the bug an `expect: fail` scenario looks
+    // for: the assertion fails, saying the seeds could not be set up.
+    #[test]
+    fn a_setup_failure_is_never_the_expected_bug() {
+        let out = std::env::temp_dir().join(format!("orrery-setup-{}", std::process::id()));
+        let run = TestRun::yaml("never.yaml", NEVER_SETS_UP, registry()).jobs(1).out(&out);
+        let panic = catch_unwind(AssertUnwindSafe(|| run.assert_expected())).err().expect("fails");
+        let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(
+            message.contains("3 seed(s) could not be set up (seed 0: test workload does not run)"),
+            "{message}"
+        );
+        assert!(!out.exists(), "no capsule for a seed that never ran");
+    }
 
     fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
         move |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())

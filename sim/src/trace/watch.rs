@@ -14,7 +14,7 @@ use std::sync::Arc;
 /// Events between two publications of progress (and two looks at a stop request): often
 /// enough for a watchdog counting in seconds, rare enough to cost nothing per event. A power
 /// of two, so the test is a mask.
-pub const WATCH_EVERY_EVENTS: u64 = 64;
+pub const WATCH_EVERY_EVENTS: u64 = 16;
 
 /// A seed's progress as seen from outside it; clones share the same counters.
 #[derive(Debug, Clone, Default)]
