@@ -229,6 +229,7 @@ fn out_dir(name: &str) -> std::path::PathBuf {
 fn any_number_of_hangs_still_reports_every_seed_and_capsules_end() {
     let yaml = fragile("hang: true", "0..30");
     let timeout = std::time::Duration::from_millis(300);
+    #[allow(clippy::disallowed_methods)] // the test's own timeout, outside any run
     let started = std::time::Instant::now();
     let outcome = TestRun::yaml("hang.yaml", &yaml, registry()).jobs(1).hang_timeout(timeout).run();
     assert_eq!(outcome.reports.len(), 30, "every seed reports");

@@ -77,6 +77,7 @@ pub struct Ended {
 /// Waits for `child` (at most `limit`, then kills it and fails the test) and reads its peak
 /// RSS with `wait4`.
 pub fn wait(mut child: Child, limit: Duration) -> Ended {
+    #[allow(clippy::disallowed_methods)] // the test's own timeout, outside any run
     let started = Instant::now();
     let pid = child.id() as libc::pid_t;
     let mut stderr = child.stderr.take();
@@ -129,6 +130,7 @@ pub fn rss_bytes(child: &Child) -> Option<u64> {
 
 /// Waits until `path` has at least `lines` whole lines (or `limit` passes).
 pub fn wait_for_lines(path: &Path, lines: usize, limit: Duration) -> usize {
+    #[allow(clippy::disallowed_methods)] // the test's own timeout, outside any run
     let started = Instant::now();
     loop {
         let count = std::fs::read(path).map(|b| b.iter().filter(|&&c| c == b'\n').count());
