@@ -89,17 +89,17 @@ fn prepare(
             } else {
                 (target.clone(), None)
             };
+            if !dir.is_dir() {
+                return Err(bad(format!(
+                    "--resume {}: no such directory or journal",
+                    target.display()
+                )));
+            }
             if let Some(out) = out_given.as_ref().filter(|out| **out != dir) {
                 return Err(bad(format!(
                     "--out {} and --resume {} name different directories: a resumed sweep writes \
                      where its journal is",
                     out.display(),
-                    target.display()
-                )));
-            }
-            if !dir.is_dir() {
-                return Err(bad(format!(
-                    "--resume {}: no such directory or journal",
                     target.display()
                 )));
             }
@@ -262,6 +262,7 @@ fn run_scenario(
         expect: scenario.expect(),
         digest,
     };
+    let created = resumed.is_none();
     let (journal, summary, done) = match resumed {
         Some((journal, resumed)) => (journal, resumed.summary, resumed.done),
         None => match Journal::create(out, &header) {
@@ -303,7 +304,13 @@ fn run_scenario(
     }
     let end = match end {
         Ok(end) => end,
-        Err(error) => return Status::BadInput(format!("{name}: no seed ran: {error}")),
+        Err(error) => {
+            // A journal of a sweep that never ran is not left behind as if one had.
+            if created && sink.summary.seeds_run == 0 {
+                let _ = std::fs::remove_file(sink.journal.path());
+            }
+            return Status::BadInput(format!("{name}: no seed ran: {error}"));
+        }
     };
     sink.summary.wall_seconds = started.elapsed().as_secs_f64();
     let status = SweepStatus {

@@ -98,10 +98,10 @@ impl Capsule {
                 };
                 match end.cut_at {
                     Some((event, time)) => format!(
-                        "trace.txt: cut at its size limit, at event {event} of {} ({time}); {same}",
-                        end.events
+                        "trace.txt: cut at its size limit, at record {event} of {} ({time}); {same}",
+                        end.records
                     ),
-                    None => format!("trace.txt: {} events; {same}", end.events),
+                    None => format!("trace.txt: {} records; {same}", end.records),
                 }
             }
             RerunOutcome::Failed(message) => format!("trace.txt: not written: {message}"),

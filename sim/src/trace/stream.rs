@@ -29,8 +29,8 @@ pub struct TraceStream {
 /// What a finished stream wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StreamEnd {
-    /// Events recorded (written or, past a size limit, left out).
-    pub events: u64,
+    /// Records (event lines) recorded: written or, past a size limit, left out.
+    pub records: u64,
     pub bytes: u64,
     /// The first event left out by the size limit, if any: (its index, its time).
     pub cut_at: Option<(u64, Instant)>,
@@ -93,7 +93,7 @@ impl TraceStream {
             self.bytes += comment.len() as u64;
         }
         self.out.flush()?;
-        Ok(StreamEnd { events: self.lines, bytes: self.bytes, cut_at: self.cut_at })
+        Ok(StreamEnd { records: self.lines, bytes: self.bytes, cut_at: self.cut_at })
     }
 }
 
@@ -159,7 +159,7 @@ mod tests {
         record_events(&mut streamed, 3);
         assert!(streamed.is_recording() && streamed.records().is_empty());
         let end = streamed.take_stream().expect("a stream").finish().expect("written");
-        assert_eq!((end.events, end.cut_at), (5, None));
+        assert_eq!((end.records, end.cut_at), (5, None));
 
         let mut kept = Trace::default();
         kept.enable_recording();
@@ -186,7 +186,7 @@ mod tests {
         let end = trace.take_stream().expect("a stream").finish().expect("written");
         let text = String::from_utf8(out.0.lock().expect("bytes").clone()).expect("utf-8");
         let events: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
-        assert_eq!(end.events, 10);
+        assert_eq!(end.records, 10);
         let (index, _) = end.cut_at.expect("cut");
         assert_eq!(events.len() as u64, index);
         let file = parse_text(&text).expect("only whole lines were written");
