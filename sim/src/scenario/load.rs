@@ -157,7 +157,7 @@ fn in_our_words(what: String, expected: String) -> (String, String) {
     } else if what.contains("externally tagged enum") || what == "invalid enum variant" {
         ("not a name this field accepts".to_string(), NAME.to_string())
     } else if what.starts_with("invalid boolean") {
-        ("not a boolean".to_string(), "expected true or false".to_string())
+        ("invalid boolean".to_string(), "expected true or false".to_string())
     } else if let Some(rest) = what.strip_prefix("non-finite float ") {
         let value = rest.split(" rejected").next().unwrap_or(rest);
         (format!("{value} is not a finite number"), "expected a number".to_string())
