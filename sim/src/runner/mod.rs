@@ -14,6 +14,7 @@ mod report;
 mod seeds;
 mod sweep;
 mod test_run;
+mod worker;
 
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
