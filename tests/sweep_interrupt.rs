@@ -133,6 +133,17 @@ fn sigint_keeps_every_finished_seed_and_resume_completes_the_sweep() {
         );
         exactly_once(&seeds(&merged), "merged");
     }
+
+    // Resuming a finished sweep runs nothing, gives the same summary, and leaves the journal
+    // as mergeable as it was.
+    let again = orrery(&["run", ECHO, "--resume", &dir.arg("out"), "--json"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    std::fs::write(dir.join("again.jsonl"), &again.stdout).expect("write");
+    let (again, _) = records(&dir.join("again.jsonl"));
+    assert!(seeds(&again).is_empty(), "nothing left to run");
+    assert_eq!(summary(&again)["sweep_fingerprint"].as_str(), Some(fingerprint.as_str()));
+    let merged = orrery(&["merge", &journal_path.display().to_string()]);
+    assert_eq!(merged.status.code(), Some(0), "{}", text(&merged));
 }
 
 // Proves SIGKILL (no chance to wind down) loses no finished seed: the journal holds each

@@ -263,6 +263,8 @@ fn run_scenario(
         digest,
     };
     let created = resumed.is_none();
+    // A journal that already has its complete summary gets no second one.
+    let already_closed = resumed.as_ref().is_some_and(|(_, resumed)| resumed.complete);
     let (journal, summary, done) = match resumed {
         Some((journal, resumed)) => (journal, resumed.summary, resumed.done),
         None => match Journal::create(out, &header) {
@@ -324,7 +326,7 @@ fn run_scenario(
         expect: scenario.expect(),
     };
     let closing = json_summary(&sink.summary, &scope, &status);
-    if sink.journal.append(&closing).is_err() {
+    if !already_closed && sink.journal.append(&closing).is_err() {
         sink.warn_journal();
     }
     let mut report = String::new();

@@ -241,11 +241,14 @@ impl Journal {
     }
 
     /// The journal of scenario `scenario` (file `path`) to resume in `dir`: the newest one
-    /// that is not complete, else the newest complete one.
+    /// that is not complete, else the newest complete one; one written for the same path is
+    /// preferred, but the same file named another way (`./x.yaml`) is found too (the digest
+    /// in its header then tells whether it is the same scenario).
     pub fn find(dir: &Path, scenario: &str, path: &str) -> Result<PathBuf, JournalError> {
         let entries = std::fs::read_dir(dir).map_err(|e| error(dir.display(), e.to_string()))?;
         let prefix = format!("{}-seeds-", sanitize(scenario));
-        let mut candidates: Vec<(bool, std::time::SystemTime, PathBuf)> = Vec::new(); // tidy: allow (file times, outside any run)
+        // tidy: allow (file times to pick the newest journal, outside any run)
+        let mut candidates: Vec<(bool, bool, std::time::SystemTime, PathBuf)> = Vec::new();
         let mut journals = 0;
         for entry in entries.flatten() {
             let file = entry.path();
@@ -265,16 +268,17 @@ impl Journal {
             else {
                 continue;
             };
-            if of != scenario || scope.path != path {
+            if of != scenario {
                 continue;
             }
+            let same_path = scope.path == path;
             let modified =
                 entry.metadata().and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH);
-            candidates.push((!ends_complete(&file), modified, file));
+            candidates.push((!ends_complete(&file), same_path, modified, file));
         }
         candidates.sort();
         match candidates.pop() {
-            Some((_, _, file)) => Ok(file),
+            Some((_, _, _, file)) => Ok(file),
             None if journals == 0 => Err(error(dir.display(), "no journal here to resume")),
             None => Err(error(
                 dir.display(),
