@@ -322,3 +322,73 @@ pub fn digest(bytes: &[u8]) -> u64 {
         (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::{json_line, SeedReport};
+
+    fn header() -> JournalHeader {
+        JournalHeader {
+            scenario: "s".to_string(),
+            path: "s.yaml".to_string(),
+            seeds: 0..10,
+            shard: None,
+            expect: Expect::Pass,
+            digest: 7,
+        }
+    }
+
+    fn report(seed: u64) -> SeedReport {
+        SeedReport {
+            seed,
+            fingerprint: seed * 3,
+            events: 1,
+            vtime: crate::time::Instant::ZERO,
+            failure: None,
+            unknown: Vec::new(),
+            stats: String::new(),
+            coverage: Vec::new(),
+        }
+    }
+
+    // Proves a journal read back counts each recorded seed once (a repeat is counted apart),
+    // drops a torn last line and cuts it off the file, appends its resume mark after the last
+    // whole line, and never reuses a file name for a new journal.
+    #[test]
+    fn a_journal_resumes_past_a_torn_line() {
+        let dir = std::env::temp_dir().join(format!("orrery-journal-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut journal = Journal::create(&dir, &header()).expect("created");
+        for seed in [3, 0, 1, 3] {
+            journal.append(&json_line("s", &report(seed))).expect("appended");
+        }
+        let path = journal.path().to_path_buf();
+        drop(journal);
+        let whole = std::fs::metadata(&path).expect("file").len();
+        let torn = json_line("s", &report(2));
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(&torn.as_bytes()[..20]))
+            .expect("torn");
+        let (_, resumed) = Journal::resume(&path).expect("resumes");
+        assert_eq!(resumed.header, header());
+        assert_eq!(
+            (resumed.summary.seeds_run, resumed.summary.seeds_resumed, resumed.repeated),
+            (3, 3, 1)
+        );
+        assert_eq!((resumed.done.len(), resumed.torn), (3, Some((6, 20))));
+        assert!(!resumed.complete);
+        let text = std::fs::read_to_string(&path).expect("file");
+        assert!(text.len() as u64 > whole && text.ends_with("\"type\":\"resume\"}\n"), "{text}");
+        for line in text.lines() {
+            assert!(serde_json::from_str::<Value>(line).is_ok(), "a whole line each: {line}");
+        }
+        assert_eq!(text.lines().count(), 1 + 4 + 1, "header, four records, the resume mark");
+        assert_eq!(Journal::find(&dir, "s", "./s.yaml").expect("found by name"), path);
+        let again = Journal::create(&dir, &header()).expect("a second journal");
+        assert_ne!(again.path(), path, "a new journal never reuses an existing file");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

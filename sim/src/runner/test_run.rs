@@ -242,6 +242,13 @@ impl TestRun {
             Ok(settings) => settings,
             Err(message) => panic!("orrery: {message}"),
         };
+        if self.seeds.is_some() && settings.seeds_from.starts_with("ORRERY_SEED") {
+            // Not silent: the test named its seeds, the environment replaced them.
+            eprintln!(
+                "orrery: running seeds {}..{} from {}",
+                settings.seeds.start, settings.seeds.end, settings.seeds_from
+            );
+        }
         if settings.seeds.is_empty() {
             panic!(
                 "orrery: no seed to run: {}..{} from {} is empty",
