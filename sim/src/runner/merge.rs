@@ -215,7 +215,7 @@ impl Merge {
     fn take(&mut self, at: &str, group: &mut Group, record: Record) {
         let keep = self.keep_reports;
         match record {
-            Record::Sweep { scenario, scope, .. } => {
+            Record::Sweep { scenario, scope, digest } => {
                 if group.records > 0 {
                     self.error(at, "a sweep header among records of an unfinished run".to_string());
                 }
@@ -223,7 +223,9 @@ impl Merge {
                     .scenarios
                     .entry(scenario.clone())
                     .or_insert_with(|| ScenarioMerge::new(keep));
-                if let Err(message) = merged.check_scope(at, &scope) {
+                let checked =
+                    merged.check_scope(at, &scope).and_then(|()| merged.check_digest(at, digest));
+                if let Err(message) = checked {
                     self.error(at, message);
                 }
                 *group = Group { scenario: Some(scenario), scope: Some(scope), ..Group::default() };
@@ -299,6 +301,8 @@ struct ShardMerge {
 
 struct ScenarioMerge {
     scope: Option<(String, Scope)>,
+    /// The digest of the scenario file, from the first header that has one.
+    digest: Option<(String, u64)>,
     shards: BTreeMap<Option<(u64, u64)>, ShardMerge>,
     summary: Summary,
     duplicated: Vec<u64>,
@@ -313,6 +317,7 @@ impl ScenarioMerge {
     fn new(keep_reports: bool) -> ScenarioMerge {
         ScenarioMerge {
             scope: None,
+            digest: None,
             shards: BTreeMap::new(),
             summary: Summary::default(),
             duplicated: Vec::new(),
@@ -337,6 +342,23 @@ impl ScenarioMerge {
             return Err(format!("expectation differs from the one in {first_at}"));
         }
         Ok(())
+    }
+
+    /// Outputs of one scenario must come from the same scenario file: another version of it
+    /// would have run other seeds under the same numbers.
+    fn check_digest(&mut self, at: &str, digest: Option<u64>) -> Result<(), String> {
+        let Some(digest) = digest else { return Ok(()) };
+        match &self.digest {
+            None => {
+                self.digest = Some((at.to_string(), digest));
+                Ok(())
+            }
+            Some((_, first)) if *first == digest => Ok(()),
+            Some((first_at, _)) => Err(format!(
+                "the scenario file differs from the one the output at {first_at} ran (another \
+                 version of it: its seeds are other runs)"
+            )),
+        }
     }
 
     fn add(&mut self, scope: &Scope, report: SeedReport) {
@@ -596,6 +618,22 @@ mod tests {
                 .any(|e| e.at == "torn.jsonl:3" && e.message.contains("cut short (no line end)")),
             "{errors:?}"
         );
+    }
+
+    // Proves shards run from two versions of the scenario file do not merge.
+    #[test]
+    fn refuses_outputs_of_another_version_of_the_scenario() {
+        let header = |shard: &str, digest: &str| {
+            format!(
+                r#"{{"type":"sweep","scenario":"s","path":"s.yaml","seeds":"0..4","shard":{shard},"expect":"pass","digest":"{digest}"}}"#
+            )
+        };
+        let first = output(&[header(r#""1/2""#, "aa"), seed(0), seed(2), summary(r#""1/2""#, 2)]);
+        let second = output(&[header(r#""2/2""#, "bb"), seed(1), seed(3), summary(r#""2/2""#, 2)]);
+        let errors = merge_json_lines(&[first.clone(), second]).expect_err("two versions");
+        assert!(errors.iter().any(|e| e.message.contains("scenario file differs")), "{errors:?}");
+        let same = output(&[header(r#""2/2""#, "aa"), seed(1), seed(3), summary(r#""2/2""#, 2)]);
+        assert!(merge_json_lines(&[first, same]).is_ok());
     }
 
     // Proves an interrupted run's output and the resumed run's output merge to the whole range
