@@ -172,9 +172,10 @@ impl Workload for Replog {
             Some(ParamValue::Text(text)) if text == "nearest_rtt" => Election::NearestRtt,
             Some(ParamValue::Text(text)) if text == "epoch_quorum" => Election::EpochQuorum,
             other => {
+                let given = other.map_or("nothing".to_string(), |value| format!("`{value}`"));
                 return Err(format!(
-                    "replog election must be nearest_rtt or epoch_quorum, not {other:?}"
-                ))
+                    "replog election must be nearest_rtt or epoch_quorum, not {given}"
+                ));
             }
         };
         let pull_batch = setup.params.int("pull_batch");
