@@ -449,8 +449,28 @@ impl Sweep {
             }
         }
 
-        // After a stop: what finished past a gap is released in order; nothing else runs.
+        // After a stop: what finished (its result may still be on its way) is given to the
+        // observer, and released in seed order past the gaps; nothing else runs.
         if stop.is_some() {
+            while let Ok(done) = self.receiver.try_recv() {
+                match done {
+                    Done::Seed { slot, ordinal, report: Some(report) }
+                        if !self.slots[slot].slot.abandoned.load(Ordering::Relaxed) =>
+                    {
+                        observer.finished(&report);
+                        seeds_run += 1;
+                        place(&mut waiting, ordinal - released, report);
+                    }
+                    Done::Rerun { slot, id, outcome }
+                        if !self.slots[slot].slot.abandoned.load(Ordering::Relaxed) =>
+                    {
+                        if let Some(rerun) = reruns.remove(&id) {
+                            observer.rerun_ended(&rerun, outcome);
+                        }
+                    }
+                    _ => {}
+                }
+            }
             for report in std::mem::take(&mut waiting).into_iter().flatten() {
                 for rerun in observer.released(report) {
                     observer.rerun_ended(&rerun, RerunOutcome::NotRun);
