@@ -113,7 +113,7 @@ impl Journal {
         if let Some((k, n)) = header.shard {
             base.push_str(&format!("-shard-{k}-of-{n}"));
         }
-        for number in 1..1000 {
+        for number in 1..1_000_000u64 {
             let name = if number == 1 {
                 format!("{base}{SUFFIX}")
             } else {
