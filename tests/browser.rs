@@ -152,8 +152,8 @@ fn capsule_page(driver: &Driver, work: &Path) -> String {
     format!("capsule page: {} events, clicked, range-selected, failure found", trace.records.len())
 }
 
-/// A capsule whose failure is a final check (linearizability), which leaves no stop line: the
-/// failure button still finds it, from the failure the run reported.
+/// A capsule whose failure is a final check (linearizability): the run ends with a stop line
+/// naming the check, which the failure button selects.
 fn linearizability_capsule_page(driver: &Driver, work: &Path) -> String {
     let out = work.join("capsules");
     let scenario = "scenarios/bugs/raft-kv-stale-reads.yaml";
@@ -164,8 +164,9 @@ fn linearizability_capsule_page(driver: &Driver, work: &Path) -> String {
     driver.no_console_errors("the linearizability capsule page");
     driver.click_element("[data-view=spacetime] button.failure");
     let failure = driver.shown();
-    assert_eq!(failure.selected, u64::MAX, "a final check has no event of its own");
-    assert!(failure.details.contains("linearizable (check)"), "{}", failure.details);
+    let stop = trace.records.iter().rposition(|r| r.kind == "stop").expect("a stop line");
+    assert_eq!(failure.selected, stop as u64, "the stop line naming the final check");
+    assert!(failure.details.contains("linearizable"), "{}", failure.details);
     driver.execute("orrery.spacetime.window.fit(); orrery.spacetime.draw()");
     driver.no_console_errors("the linearizability capsule page");
     driver.screenshot(&work.join("capsule-raft-kv-stale-reads-seed-0.png"));
@@ -189,7 +190,17 @@ fn big_page(driver: &Driver, work: &Path) -> String {
     driver.no_console_errors("the 40,000-event page");
     driver.screenshot(&work.join("raft-kv-chaos-seed-0.png"));
     assert!(load_ms < 20_000.0, "the page took {load_ms} ms to draw");
-    let crash = trace.records.iter().position(|r| r.kind == "crash").expect("a crash");
+    // A crash that is its node's first event at its instant: a power loss comes after the
+    // crash point that caused it, at the same pixel, and a click picks the earlier event.
+    let first_at_its_instant = |i: usize| {
+        let record = &trace.records[i];
+        trace.records[..i]
+            .iter()
+            .all(|other| other.node != record.node || other.time != record.time)
+    };
+    let crash = (0..trace.records.len())
+        .find(|&i| trace.records[i].kind == "crash" && first_at_its_instant(i))
+        .expect("a crash first at its instant");
     let shown = driver.click_event(crash);
     assert_eq!(shown.selected, crash as u64);
     assert!(shown.fields.contains(&("kind".to_string(), "crash (fault)".to_string())));

@@ -27,9 +27,11 @@
 //! temporary file, synced, renamed over the old one, and the directory synced: once `set`
 //! returns, the new value survives any crash, and before, a crash leaves the old one. A log
 //! appends to the page cache (`append`) and is durable after `sync`; on `open`, records are
-//! read up to the first that is torn (a crash cut it) and the rest is truncated and synced.
-//! A bad record followed by a good one is corruption, not a torn tail: it is reported
-//! (`DurableError::Corrupt`), never silently truncated away.
+//! read up to the first that does not verify (a crash tore it, or left it out), and the rest
+//! is truncated and synced. Records that verify after a bad one are cut too: a crash that
+//! persisted unsynced sectors out of order leaves exactly that, and none of them was ever
+//! synced, so none was acknowledged. `DurableLog::recovery` says what was cut, so a caller
+//! that needs to tell damage to synced data apart (e.g. with its own redundancy) can.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -115,12 +117,17 @@ pub struct DurableCell<T> {
 
 impl<T: Serialize + DeserializeOwned> DurableCell<T> {
     /// Loads the cell at `path`, or `default` if it was never stored; removes a temporary
-    /// file a crash left behind.
+    /// file a crash left behind. What it returns is durable: after a process abort the page
+    /// cache may hold a value a failed sync never persisted, so `open` syncs it first.
     pub fn open(disk: &mut impl Storage, path: &str, default: T) -> Result<Self, DurableError> {
         let temporary = temporary_path(path);
         if disk.exists(&temporary)? {
             disk.delete(&temporary)?;
         }
+        if disk.exists(path)? {
+            disk.sync(path)?;
+        }
+        disk.sync_directory()?;
         let value = if disk.exists(path)? {
             // Read corruption is drawn per read: look twice before calling the cell corrupt.
             let first = decode(&disk.read_all(path)?);
@@ -169,23 +176,36 @@ pub struct DurableLog<T> {
     path: String,
     /// Where each record starts, then where the next would.
     offsets: Vec<u64>,
+    recovery: Recovery,
     _records: PhantomData<fn() -> T>,
 }
 
+/// What `DurableLog::open` cut off the end of the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Recovery {
+    /// Bytes truncated after the last record that verified.
+    pub truncated_bytes: u64,
+    /// Of those, how many records still verified on their own (left by a crash that kept
+    /// some unsynced sectors and not others; or damage to synced data).
+    pub verified_after_cut: u64,
+}
+
 impl<T: Serialize + DeserializeOwned> DurableLog<T> {
-    /// Opens the log at `path` (creating it, durably, if absent) and recovers it: every
-    /// record up to the first torn one, whose bytes and everything after are truncated and
-    /// synced.
+    /// Opens the log at `path` (creating it if absent) and recovers it: every record up to
+    /// the first that does not verify, whose bytes and everything after are truncated. What
+    /// it returns is durable: the file and its name are synced before `open` returns (after a
+    /// process abort the page cache may hold records a failed sync never persisted).
     pub fn open(disk: &mut impl Storage, path: &str) -> Result<(Self, Vec<T>), DurableError> {
         if !disk.exists(path)? {
             disk.create(path)?;
-            disk.sync_directory()?;
         }
+        disk.sync_directory()?;
         let mut bytes = disk.read_all(path)?;
         let mut records = Vec::new();
         let mut offsets = vec![0u64];
         let mut at = 0u64;
         let mut reread = false;
+        let mut recovery = Recovery::default();
         while at < bytes.len() as u64 {
             match decode::<T>(&bytes[at as usize..]) {
                 Some((record, length)) => {
@@ -199,20 +219,23 @@ impl<T: Serialize + DeserializeOwned> DurableLog<T> {
                     bytes = disk.read_all(path)?;
                 }
                 None => {
-                    if good_record_follows(&bytes, at) {
-                        return Err(DurableError::Corrupt {
-                            path: path.to_string(),
-                            offset_bytes: at,
-                        });
-                    }
+                    recovery = Recovery {
+                        truncated_bytes: bytes.len() as u64 - at,
+                        verified_after_cut: verified_after(&bytes, at),
+                    };
                     disk.truncate(path, at)?;
-                    disk.sync(path)?;
                     break;
                 }
             }
         }
-        let log = DurableLog { path: path.to_string(), offsets, _records: PhantomData };
+        disk.sync(path)?;
+        let log = DurableLog { path: path.to_string(), offsets, recovery, _records: PhantomData };
         Ok((log, records))
+    }
+
+    /// What the last `open` cut off the end of the log.
+    pub fn recovery(&self) -> Recovery {
+        self.recovery
     }
 
     /// How many records the log holds.
@@ -252,11 +275,20 @@ impl<T: Serialize + DeserializeOwned> DurableLog<T> {
     }
 }
 
-/// Whether a record that verifies starts anywhere after the bad one at `at`: if so, the bad
-/// record is not a torn tail but damage in the middle of the log.
-fn good_record_follows(bytes: &[u8], at: u64) -> bool {
-    let start = at as usize + 1;
-    (start..bytes.len()).any(|offset| decode::<serde_json::Value>(&bytes[offset..]).is_some())
+/// How many records that verify start after the bad one at `at`, scanning byte by byte and
+/// skipping over each one found.
+fn verified_after(bytes: &[u8], at: u64) -> u64 {
+    let (mut offset, mut found) = (at as usize + 1, 0);
+    while offset < bytes.len() {
+        match decode::<serde_json::Value>(&bytes[offset..]) {
+            Some((_, length)) => {
+                found += 1;
+                offset += length as usize;
+            }
+            None => offset += 1,
+        }
+    }
+    found
 }
 
 impl<T> fmt::Debug for DurableLog<T> {
@@ -362,10 +394,11 @@ mod tests {
         }
     }
 
-    // Proves a damaged record followed by good ones is reported as corruption (never
-    // truncated away), and truncation is durable before it returns.
+    // Proves recovery cuts at a damaged record and says how many verifying records it cut
+    // after it, that a crash keeping unsynced sectors out of order never fails recovery,
+    // and that truncation is durable before it returns.
     #[test]
-    fn corruption_is_reported_and_truncation_is_durable() {
+    fn recovery_cuts_at_the_first_bad_record_and_truncation_is_durable() {
         let mut disk = disk(1, UnsyncedOnCrash::Lost);
         let (mut log, _) = DurableLog::<u64>::open(&mut disk, "log").expect("open");
         for value in 10..15 {
@@ -375,10 +408,31 @@ mod tests {
         let second = log.offsets[1];
         disk.write("log", second + HEADER_BYTES, b"9").expect("damage");
         disk.sync("log").expect("sync");
-        match DurableLog::<u64>::open(&mut disk, "log") {
-            Err(DurableError::Corrupt { offset_bytes, .. }) => assert_eq!(offset_bytes, second),
-            Err(other) => panic!("wrong error: {other}"),
-            Ok((_, records)) => panic!("corruption read as {records:?}"),
+        let (log, records) = DurableLog::<u64>::open(&mut disk, "log").expect("recovers");
+        assert_eq!(records, [10]);
+        assert_eq!(log.recovery().verified_after_cut, 3, "records 12, 13 and 14 were cut");
+        for seed in 0..200 {
+            let config = DiskConfig {
+                crash_unsynced: UnsyncedOnCrash::Reordered,
+                sector_size_bytes: 16,
+                ..DiskConfig::default()
+            };
+            let mut disk = Disk::new(seed, 0, config).expect("valid");
+            let (mut log, _) = DurableLog::<u64>::open(&mut disk, "log").expect("open");
+            for value in 0..3 {
+                log.append(&mut disk, &value).expect("append");
+            }
+            log.sync(&mut disk).expect("sync");
+            for value in 3..6 {
+                log.append(&mut disk, &value).expect("append");
+            }
+            disk.crash();
+            let (_, records) = DurableLog::<u64>::open(&mut disk, "log").expect("recovers");
+            assert!(records.len() >= 3 && records[..3] == [0, 1, 2], "seed {seed}: {records:?}");
+            assert!(
+                records.iter().enumerate().all(|(i, r)| *r == i as u64),
+                "a prefix: {records:?}"
+            );
         }
         let mut disk = self::disk(2, UnsyncedOnCrash::Kept);
         let (mut log, _) = DurableLog::<u64>::open(&mut disk, "log").expect("open");

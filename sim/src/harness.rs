@@ -115,13 +115,13 @@ impl<M: Debug + 'static, P, W: Wire<M>> Checks<M, P, W> {
         target: Option<usize>,
     ) -> AfterEvent {
         if self.observing && world.has_new_observations() {
-            let observations: Vec<_> = world.drain_observations().collect();
-            for check in self.installed.iter_mut().filter(|c| c.logic.observes()) {
-                for observation in &observations {
-                    if check.observed_failure.is_some() {
-                        break;
+            // In event order, each observation to every check that consumes observations.
+            for observation in world.drain_observations() {
+                for check in self.installed.iter_mut() {
+                    if check.observed_failure.is_some() || !check.logic.observes() {
+                        continue;
                     }
-                    if let Err(message) = check.logic.observe(observation) {
+                    if let Err(message) = check.logic.observe(&observation) {
                         check.observed_failure = Some(message);
                     }
                 }
@@ -268,6 +268,10 @@ impl<M: Debug + 'static, P, W: Wire<M>> Simulation for Harness<M, P, W> {
 
     fn trace(&self) -> &Trace {
         self.world.trace()
+    }
+
+    fn trace_mut(&mut self) -> Option<&mut Trace> {
+        Some(self.world.trace_mut())
     }
 
     fn stats_summary(&self) -> String {

@@ -88,6 +88,8 @@ pub mod clock;
 pub mod disk;
 pub mod durable;
 pub mod fault;
+#[doc = include_str!("../../docs/guide.md")]
+pub mod guide {}
 pub mod harness;
 mod id;
 pub mod net;
@@ -99,6 +101,7 @@ pub mod runner;
 pub mod scenario;
 pub mod scheduler;
 pub mod task;
+pub mod tidy;
 pub mod time;
 pub mod topology;
 pub mod trace;

@@ -5,15 +5,13 @@
 //! - Nodes with role `server` echo; every other node is a client that sends a request to a
 //!   random server every `interval` and retries nothing (lost requests are simply lost).
 //! - `replies_match` (invariant): every reply a client accepts carries the value of a
-//!   request it actually sent to that server.
+//!   request it actually sent to that server: clients observe what they sent and what they
+//!   accepted, and the two must agree per (client, request id).
 //! - `clients_progress` (liveness): after the network heals, every client gets a reply again.
 //! - `corrupt_replies` (planted bug): servers add one to the value of every 50th reply.
 
-use std::collections::BTreeMap;
-use std::ops::Deref;
-
-use orrery_sim::workload::{Check, WorkloadDef};
-use orrery_sim::{ms, Duration, Instant, NodeApi, NodeId, Params, Process, TimerId};
+use orrery_sim::workload::{Agreement, WorkloadDef};
+use orrery_sim::{ms, Duration, Instant, NodeApi, NodeId, Params, Process, TimerId, Value};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
@@ -46,95 +44,72 @@ impl<N: NodeApi<Message>> Process<Message, N> for Server {
     }
 }
 
-/// What a client remembers of its requests and the replies it accepted. `echo`'s callback
-/// client and `echo-async`'s async one keep the same ledger, so the checks are one code.
-#[derive(Debug, Default)]
-pub struct Ledger {
+/// Sends a request to a random server every `interval`. It observes what it sent and what
+/// it accepted as `echo id= server= value=`: the check compares the two.
+#[derive(Default)]
+pub struct Client {
+    servers: Vec<NodeId>,
+    interval: Duration,
     next_id: u64,
-    /// Outstanding requests: id → (server, value).
-    outstanding: BTreeMap<u64, (NodeId, u64)>,
     pub last_reply_at: Option<Instant>,
-    /// A reply that matched no request it sent, if any.
-    pub mismatch: Option<String>,
 }
 
-impl Ledger {
-    /// Notes a request of `value` to `server`; returns its id.
-    pub fn issue(&mut self, server: NodeId, value: u64) -> u64 {
-        let id = self.next_id;
-        self.next_id += 1;
-        self.outstanding.insert(id, (server, value));
-        id
-    }
-
-    /// Checks a reply client `me` got from `from` at `now` against what it sent.
-    pub fn accept(&mut self, me: NodeId, from: NodeId, id: u64, value: u64, now: Instant) {
-        // A reply to nothing outstanding is a duplicate of one already accepted: harmless.
-        if let Some((server, sent)) = self.outstanding.remove(&id) {
-            if server == from && sent == value {
-                self.last_reply_at = Some(now);
-            } else {
-                self.mismatch.get_or_insert(format!(
-                    "{me} got reply {id} = {value} from {from}, but sent {sent} to {server}"
-                ));
-            }
-        }
-    }
+/// The fields of a client's `echo` observation of request `id`: whom it went to (or came
+/// from) and its value. Shared with `echo-async`, whose clients observe the same.
+pub fn echo_fields(id: u64, server: NodeId, value: u64) -> [(&'static str, Value<'static>); 3] {
+    [("id", id.into()), ("server", server.into()), ("value", value.into())]
 }
 
-/// `replies_match` over every client's ledger.
-pub fn first_mismatch<L: Deref<Target = Ledger>>(
-    ledgers: impl IntoIterator<Item = L>,
+/// A client's first request id in `incarnation`: ids carry the incarnation (request 3 of
+/// incarnation 2 is `2000000000003`, readable in traces), so a reply to a request sent
+/// before a crash never matches a later request with the same number.
+pub fn first_request_id(incarnation: u32) -> u64 {
+    u64::from(incarnation) * 1_000_000_000_000
+}
+
+fn observe_echo<N: NodeApi<Message>>(node: &mut N, id: u64, server: NodeId, value: u64) {
+    node.observe("echo", &echo_fields(id, server, value));
+}
+
+/// `replies_match`: per client and request id, what it sent and what it accepted agree.
+pub fn replies_match() -> Agreement {
+    Agreement::on("echo").per_node().key(&["id"]).value(&["server", "value"])
+}
+
+/// The docs of `echo`'s checks, shared with `echo-async`.
+pub const REPLIES_MATCH: &str =
+    "every accepted reply echoes the request the client sent to that server";
+pub const CLIENTS_PROGRESS: &str = "after heal, every client receives replies again";
+
+/// `clients_progress` over each client's last reply: every one heard back since `heal_at`.
+pub fn clients_heard_since(
+    mut last_replies: impl Iterator<Item = (NodeId, Option<Instant>)>,
+    heal_at: Instant,
 ) -> Result<(), String> {
-    match ledgers.into_iter().find_map(|ledger| ledger.mismatch.clone()) {
-        Some(mismatch) => Err(mismatch),
+    match last_replies.find(|(_, last)| last.is_none_or(|at| at < heal_at)) {
+        Some((node, _)) => Err(format!("no reply to {node} since the heal at {heal_at}")),
         None => Ok(()),
     }
 }
 
-/// `clients_progress` over every client's ledger: each heard back since `heal_at`.
-pub fn clients_heard_since<L: Deref<Target = Ledger>>(
-    ledgers: impl IntoIterator<Item = (NodeId, L)>,
-    heal_at: Instant,
-) -> Result<(), String> {
-    let stuck: Vec<String> = ledgers
-        .into_iter()
-        .filter(|(_, ledger)| ledger.last_reply_at.is_none_or(|at| at < heal_at))
-        .map(|(node, _)| node.to_string())
-        .collect();
-    match stuck.is_empty() {
-        true => Ok(()),
-        false => Err(format!("no reply since the heal at {heal_at}: {}", stuck.join(", "))),
-    }
-}
-
-/// The doc lines of the two checks, shared with `echo-async`.
-pub const REPLIES_MATCH: &str =
-    "every accepted reply echoes a request the client sent to that server";
-pub const CLIENTS_PROGRESS: &str = "after heal, every client receives replies again";
-
-/// Sends a request to a random server every `interval`; remembers what it sent.
-pub struct Client {
-    servers: Vec<NodeId>,
-    interval: Duration,
-    pub ledger: Ledger,
-}
-
 impl<N: NodeApi<Message>> Process<Message, N> for Client {
     fn on_start(&mut self, node: &mut N) {
+        self.next_id = first_request_id(node.incarnation());
         node.set_timer(self.interval, 0);
     }
 
     fn on_message(&mut self, node: &mut N, from: NodeId, message: Message) {
-        let Message::Reply { id, value } = message else { return };
-        let (me, now) = (node.id(), node.true_now());
-        self.ledger.accept(me, from, id, value, now);
+        if let Message::Reply { id, value } = message {
+            observe_echo(node, id, from, value);
+            self.last_reply_at = Some(node.true_now());
+        }
     }
 
     fn on_timer(&mut self, node: &mut N, _timer: TimerId, _tag: u64) {
         if let Some(&server) = node.rng().pick(&self.servers) {
-            let value = node.rng().next_u64() >> 16;
-            let id = self.ledger.issue(server, value);
+            let (id, value) = (self.next_id, node.rng().next_u64() >> 16);
+            self.next_id += 1;
+            observe_echo(node, id, server, value);
             node.send(server, Message::Request { id, value });
         }
         node.set_timer(self.interval, 0);
@@ -149,13 +124,11 @@ pub fn echo() -> WorkloadDef<Message, EchoParams> {
         .role("*", |init| Client {
             servers: init.nodes_with_role("server"),
             interval: init.params.interval,
-            ledger: Ledger::default(),
+            ..Client::default()
         })
-        .check(Check::invariant("replies_match", REPLIES_MATCH, |run| {
-            first_mismatch(run.world.processes_of::<Client>().map(|(_, c)| &c.ledger))
-        }))
-        .check(Check::liveness("clients_progress", CLIENTS_PROGRESS, |run| {
-            let ledgers = run.world.processes_of::<Client>().map(|(node, c)| (node, &c.ledger));
-            clients_heard_since(ledgers, run.heal_at)
-        }))
+        .agreement("replies_match", REPLIES_MATCH, replies_match())
+        .liveness("clients_progress", CLIENTS_PROGRESS, |run| {
+            let clients = run.world.processes_of::<Client>();
+            clients_heard_since(clients.map(|(node, c)| (node, c.last_reply_at)), run.heal_at)
+        })
 }

@@ -1,24 +1,25 @@
 //! `echo-async`: the `echo` workload re-expressed as async processes (`orrery_sim::task`),
-//! with the same messages, parameters, checks and planted bug, so both styles answer to the
-//! same scenarios and sweeps.
+//! with the same messages, parameters, observations, checks and planted bug, so both styles
+//! answer to the same scenarios and sweeps.
 //!
 //! - A server is one loop: receive, echo (with the planted bug, corrupt every 50th reply).
 //! - A client is two tasks: the main task sleeps `interval`, then sends a request to a random
-//!   server; a spawned `replies` task receives replies and checks them against the ledger
-//!   they share. The client draws from its stream in the same order and at the same times as
-//!   `echo`'s callback client, so both send the same requests.
-//! - Checks read each client's ledger through `AsyncNode::state`, with `echo`'s own code.
+//!   server; a spawned `replies` task receives the replies. Both observe what they sent and
+//!   accepted as `echo`'s client does, and the client draws from its stream in the same order
+//!   and at the same times, so both styles send the same requests.
+//! - The checks are `echo`'s own: `replies_match` over the observations, `clients_progress`
+//!   over each client's last reply, read through `AsyncNode::state`.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use orrery_sim::task::{AsyncNode, Node};
-use orrery_sim::workload::{Check, WorkloadDef};
-use orrery_sim::{Duration, NodeId};
+use orrery_sim::workload::WorkloadDef;
+use orrery_sim::{Duration, Instant, NodeId};
 
 use crate::echo::{
-    clients_heard_since, first_mismatch, EchoParams, Ledger, Message, CLIENTS_PROGRESS,
-    REPLIES_MATCH,
+    clients_heard_since, echo_fields, first_request_id, replies_match, EchoParams, Message,
+    CLIENTS_PROGRESS, REPLIES_MATCH,
 };
 
 /// Echoes requests; with the planted bug, corrupts every 50th reply.
@@ -34,35 +35,38 @@ pub async fn server(node: Node<Message>, corrupt_replies: bool) {
     }
 }
 
-/// Sends a request to a random server every `interval`; a spawned task checks the replies.
+/// Sends a request to a random server every `interval`; a spawned task takes the replies
+/// and notes when the last one came (`last_reply_at`, on the clock every node shares).
 pub async fn client(
     node: Node<Message>,
-    ledger: Rc<RefCell<Ledger>>,
+    last_reply_at: Rc<RefCell<Option<Instant>>>,
     servers: Vec<NodeId>,
     interval: Duration,
 ) {
-    let (replies, book) = (node.clone(), ledger.clone());
+    let replies = node.clone();
     let _replies = node.spawn("replies", async move {
         loop {
             let (from, message) = replies.recv().await;
             if let Message::Reply { id, value } = message {
-                let (me, now) = (replies.id(), replies.true_now());
-                book.borrow_mut().accept(me, from, id, value, now);
+                replies.observe("echo", &echo_fields(id, from, value));
+                *last_reply_at.borrow_mut() = Some(replies.true_now());
             }
         }
     });
+    let mut next_id = first_request_id(node.incarnation());
     loop {
         node.sleep(interval).await;
         if let Some(server) = node.with_rng(|rng| rng.pick(&servers).copied()) {
-            let value = node.with_rng(|rng| rng.next_u64() >> 16);
-            let id = ledger.borrow_mut().issue(server, value);
+            let (id, value) = (next_id, node.with_rng(|rng| rng.next_u64() >> 16));
+            next_id += 1;
+            node.observe("echo", &echo_fields(id, server, value));
             node.send(server, Message::Request { id, value });
         }
     }
 }
 
-/// A client node's process: its ledger is the state checks read.
-pub type ClientNode = AsyncNode<Message, Ledger>;
+/// A client node's process: the time of its last reply is the state checks read.
+pub type ClientNode = AsyncNode<Message, Option<Instant>>;
 
 /// The `echo-async` workload.
 pub fn echo_async() -> WorkloadDef<Message, EchoParams> {
@@ -77,15 +81,13 @@ pub fn echo_async() -> WorkloadDef<Message, EchoParams> {
     })
     .role("*", |init| {
         let (servers, interval) = (init.nodes_with_role("server"), init.params.interval);
-        AsyncNode::with_state(Ledger::default(), move |node, ledger| {
-            client(node, ledger, servers, interval)
+        AsyncNode::with_state(None, move |node, last_reply_at| {
+            client(node, last_reply_at, servers, interval)
         })
     })
-    .check(Check::invariant("replies_match", REPLIES_MATCH, |run| {
-        first_mismatch(run.world.processes_of::<ClientNode>().map(|(_, c)| c.state()))
-    }))
-    .check(Check::liveness("clients_progress", CLIENTS_PROGRESS, |run| {
-        let ledgers = run.world.processes_of::<ClientNode>().map(|(node, c)| (node, c.state()));
-        clients_heard_since(ledgers, run.heal_at)
-    }))
+    .agreement("replies_match", REPLIES_MATCH, replies_match())
+    .liveness("clients_progress", CLIENTS_PROGRESS, |run| {
+        let clients = run.world.processes_of::<ClientNode>();
+        clients_heard_since(clients.map(|(node, c)| (node, *c.state())), run.heal_at)
+    })
 }

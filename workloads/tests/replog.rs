@@ -83,7 +83,8 @@ fn nearest_rtt_bug_scenarios_fail_as_documented() {
             "scenarios/bugs/replog-nearest-rtt-split-brain.yaml",
             "logs_agree",
             650_000_000,
-            "sequence 47 differs: n0 holds \"47@n0e1w47:4718\", n1 holds \"47@n1e2w1:a7b5\"",
+            "`commit` disagrees for seq=47: first commit seq=47 bytes=47@n0e1w47:4718 (n0 \
+             incarnation 0 at 0.460000000), then commit seq=47 bytes=47@n1e2w1:a7b5 (n1",
         ),
         (
             "scenarios/bugs/replog-nearest-rtt-bridge-two-leaders.yaml",
@@ -99,6 +100,24 @@ fn nearest_rtt_bug_scenarios_fail_as_documented() {
         assert_eq!(failure.check, check, "{file}: {failure:?}");
         assert_eq!(failure.vtime.as_nanos(), vtime_nanos, "{file}: {failure:?}");
         assert!(failure.message.starts_with(message), "{file}: {failure:?}");
+    }
+}
+
+// Proves the safety checks judge claims, not live state: n0 commits entries while cut off and
+// crashes before n1 takes over and writes other bytes at the same sequences; logs_agree still
+// holds n1 to what n0 claimed, and tail_monotonic sees a restarted replica recover nothing.
+#[test]
+fn claims_of_crashed_replicas_still_bind() {
+    let crash_cut_off_leader = format!("{ISOLATE_LEADER}, {{at: 600ms, kind: crash, node: n0}}");
+    for (election, faults, check, cited) in [
+        ("nearest_rtt", crash_cut_off_leader.as_str(), "logs_agree", "(n0 incarnation 0 at 0.46"),
+        ("epoch_quorum", RESTART, "tail_monotonic", "n1 incarnation 1"),
+    ] {
+        let text = scenario_text(election, faults, check, "250ms");
+        let scenario = scenario::parse("replog-test", text.as_bytes(), &registry())
+            .unwrap_or_else(|errors| panic!("{errors}"));
+        let failure = failing_check(&scenario, 0).unwrap_or_else(|| panic!("{faults} passed"));
+        assert!(failure.starts_with(check) && failure.contains(cited), "{failure}");
     }
 }
 
@@ -135,4 +154,22 @@ fn epoch_quorum_passes_ten_thousand_seeds_nightly() {
         .collect();
     assert_eq!(reports.len(), seeds.len());
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+// Proves what replog cannot run is refused when the scenario loads (exit 2), never as
+// per-seed failures: a misspelt election, an empty pull batch, a zero heartbeat.
+#[test]
+fn setup_problems_are_load_errors() {
+    for (params, expected) in [
+        ("nearest", "expected one of nearest_rtt, epoch_quorum"),
+        ("epoch_quorum, pull_batch: 0", "integer >= 1"),
+        ("epoch_quorum, heartbeat_interval: 0ms", "intervals must be longer than zero"),
+    ] {
+        let text = scenario_text(params, "", "converges", "250ms");
+        let error = match scenario::parse("replog-test", text.as_bytes(), &registry()) {
+            Ok(_) => panic!("{params} loaded"),
+            Err(errors) => errors.to_string(),
+        };
+        assert!(error.contains(expected), "{params}: {error}");
+    }
 }

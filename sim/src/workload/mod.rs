@@ -71,6 +71,15 @@ pub use check::{Agreement, Check, CheckLogic, Run};
 pub use def::{NodeInit, RunInfo, WorkloadDef};
 pub use params::{field, Choice, ParamKind, ParamMap, ParamSpec, ParamType, ParamValue, Params};
 
+/// `Ok(())` if `condition` holds, else `Err` with the message `why` builds: the usual body of
+/// an invariant or liveness predicate, `ensure(stuck.is_empty(), || format!("{stuck:?}"))`.
+pub fn ensure(condition: bool, why: impl FnOnce() -> String) -> Result<(), String> {
+    match condition {
+        true => Ok(()),
+        false => Err(why()),
+    }
+}
+
 /// When a check is evaluated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CheckKind {
@@ -154,6 +163,12 @@ pub trait Simulation {
     fn n_nodes(&self) -> usize;
     /// The trace, for recording and rendering.
     fn trace(&self) -> &crate::trace::Trace;
+    /// The trace, for the runner to attach its watchdog and stream records to a file. A
+    /// simulation that returns `None` keeps its records in memory and gives the watchdog
+    /// nothing but wall time to judge a hang by.
+    fn trace_mut(&mut self) -> Option<&mut crate::trace::Trace> {
+        None
+    }
     /// One line of network and disk statistics for summaries.
     fn stats_summary(&self) -> String;
     /// Network counters, for fault coverage.
@@ -220,6 +235,12 @@ impl Registry {
     /// An empty registry.
     pub fn new() -> Registry {
         Registry::default()
+    }
+
+    /// This registry with `workload` added: `Registry::new().with(echo()).with(kv())`.
+    pub fn with(mut self, workload: impl Workload + 'static) -> Registry {
+        self.register(workload);
+        self
     }
 
     /// Adds a workload (a `WorkloadDef`, or your own `Workload`).

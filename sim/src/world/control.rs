@@ -172,6 +172,12 @@ impl<M: Debug + 'static, W: Wire<M>> World<M, W> {
             }
             ControlAction::Heal => self.core.net.partition.is_none(),
             ControlAction::StopTriggers => self.core.triggers.is_empty(),
+            ControlAction::SetDisk { node, config } => match node {
+                Some(node) => {
+                    self.core.disks.get(node.index()).is_some_and(|d| d.config() == config)
+                }
+                None => self.core.disks.iter().all(|disk| disk.config() == config),
+            },
             ControlAction::Unclog => !self.core.net.has_clogs() && self.core.clog_held.is_empty(),
             _ => false,
         }

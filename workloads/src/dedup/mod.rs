@@ -16,15 +16,19 @@
 //! survived a crash and was recovered. A producer that crashes before its reservation is
 //! durable never produced that batch — nothing of it was sent — and reuses its numbers. Then:
 //!
+//! Producers observe `produced` after every durable reservation and recovery, the consumer
+//! observes `applied` for every new (nonce, seq); the checks fold those observations (see
+//! `ledger`), so they see what a producer claimed before it crashed.
+//!
 //! - `effects_at_most_once` (invariant, after every event): no event takes effect twice, and
 //!   none takes effect before it is produced.
 //! - `effects_exactly_once` (liveness): after the heal, every producer produces all its
 //!   `events` events and each takes effect (so, with the invariant, exactly once).
-//! - `nonce_not_persisted` (planted bug): a restarted producer picks a fresh nonce, so its
+//! - `bug: nonce_not_persisted` (planted): a restarted producer picks a fresh nonce, so its
 //!   resends of events already applied look new to the consumer.
-//! - `one_state_slot` (planted bug): the state is overwritten in place, so a torn write of
+//! - `bug: one_state_slot` (planted): the state is overwritten in place, so a torn write of
 //!   the state file loses nonce and sequence numbers together.
-//! - `no_resend_after_restart` (planted bug): a restarted producer resends nothing, so
+//! - `bug: no_resend_after_restart` (planted): a restarted producer resends nothing, so
 //!   events lost in flight before its crash never take effect (the liveness check's bug).
 
 mod consumer;
@@ -32,178 +36,110 @@ mod ledger;
 mod producer;
 pub mod state;
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
-use orrery_sim::harness::{build_world, Harness};
-use orrery_sim::scenario::RunPlan;
-use orrery_sim::workload::{
-    CheckKind, CheckSpec, ParamKind, ParamSpec, ParamValue, ParamsExt, Registry, Setup, Simulation,
-    Workload,
-};
-use orrery_sim::{ms, Duration, Process};
+use orrery_sim::workload::{Check, CheckKind, RunInfo, WorkloadDef};
+use orrery_sim::{ms, Choice, Duration, Params};
 
 pub use consumer::Consumer;
-pub use ledger::{Ledger, Payload};
-pub use producer::{Producer, ProducerSettings};
+pub use ledger::{Ledger, LedgerError, Payload};
+pub use producer::Producer;
 
-/// Adds this module's workloads to `registry`.
-pub fn register(registry: &mut Registry) {
-    registry.register(DedupRestart);
-}
+use ledger::Effects;
 
 /// The one message type of the workload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
     /// An event, under the producer's nonce and the event's sequence number.
     Event {
+        /// Names the producer's stream at the consumer.
         nonce: u64,
+        /// The event's number in that stream.
         seq: u64,
+        /// What the event says.
         payload: Payload,
     },
+    /// The consumer holds the event (nonce, seq): it need not be resent.
     Ack {
+        /// The acknowledged event's nonce.
         nonce: u64,
+        /// The acknowledged event's number.
         seq: u64,
     },
+}
+
+/// The planted bug a run switches on (at most one: they are exclusive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Choice)]
+pub enum Bug {
+    /// The correct producer.
+    #[default]
+    None,
+    /// A restarted producer picks a fresh nonce.
+    NonceNotPersisted,
+    /// One state slot, overwritten in place.
+    OneStateSlot,
+    /// No resends of what was sent before a crash.
+    NoResendAfterRestart,
+}
+
+/// dedup-restart's parameters, as a scenario's `workload.params` sets them.
+#[derive(Debug, Clone, Params)]
+pub struct DedupParams {
+    /// How many events each producer makes.
+    #[param(default = 120, min = 1, shrink)]
+    pub events: u64,
+    /// Events reserved by one durable state write.
+    #[param(default = 4, min = 1)]
+    pub batch_size: u64,
+    /// No new batch while this many events are unacknowledged.
+    #[param(default = 16, min = 1)]
+    pub window: u64,
+    /// Time between a producer's batch attempts.
+    #[param(default = ms(15))]
+    pub batch_interval: Duration,
+    /// Time between resends of unacknowledged events.
+    #[param(default = ms(15))]
+    pub resend_interval: Duration,
+    /// The planted bug switched on (none: the correct producer).
+    pub bug: Bug,
 }
 
 /// The `dedup-restart` workload.
-pub struct DedupRestart;
-
-impl Workload for DedupRestart {
-    fn name(&self) -> &'static str {
-        "dedup-restart"
-    }
-
-    fn description(&self) -> &'static str {
+pub fn dedup_restart() -> WorkloadDef<Message, DedupParams> {
+    WorkloadDef::<Message, DedupParams>::new(
+        "dedup-restart",
         "producers persist a nonce and sequence numbers and resend after crashes; the consumer \
-         deduplicates on (nonce, seq); every event must take effect exactly once"
-    }
-
-    fn parameters(&self) -> Vec<ParamSpec> {
-        let int = |name, default, doc| ParamSpec {
-            name,
-            kind: ParamKind::Int,
-            default: ParamValue::Int(default),
-            doc,
-        };
-        let duration = |name, default, doc| ParamSpec {
-            name,
-            kind: ParamKind::Duration,
-            default: ParamValue::Duration(default),
-            doc,
-        };
-        let flag = |name, doc| ParamSpec {
-            name,
-            kind: ParamKind::Bool,
-            default: ParamValue::Bool(false),
-            doc,
-        };
-        vec![
-            int("events", 120, "how many events each producer makes"),
-            int("batch_size", 4, "events reserved by one durable state write"),
-            int("window", 16, "no new batch while this many events are unacknowledged"),
-            duration("batch_interval", ms(15), "time between a producer's batch attempts"),
-            duration("resend_interval", ms(15), "time between resends of unacknowledged events"),
-            flag("nonce_not_persisted", "planted bug: a restarted producer picks a fresh nonce"),
-            flag("one_state_slot", "planted bug: one state slot, overwritten in place"),
-            flag(
-                "no_resend_after_restart",
-                "planted bug: no resends of what was sent before a crash",
-            ),
-        ]
-    }
-
-    fn checks(&self) -> Vec<CheckSpec> {
-        vec![
-            CheckSpec {
-                name: "effects_at_most_once",
-                kind: CheckKind::Invariant,
-                doc: "no event takes effect twice, or before its producer durably produced it",
-            },
-            CheckSpec {
-                name: "effects_exactly_once",
-                kind: CheckKind::Liveness,
-                doc: "after heal, every producer's events are all produced and took effect",
-            },
-        ]
-    }
-
-    fn instantiate(
-        &self,
-        plan: &RunPlan,
-        setup: &Setup<'_>,
-    ) -> Result<Box<dyn Simulation>, String> {
-        Ok(Box::new(build(plan, setup)?))
-    }
-}
-
-/// The world of one run with its checks, as `instantiate` builds it; public so tests can
-/// drive it and look inside.
-pub fn build(plan: &RunPlan, setup: &Setup<'_>) -> Result<Harness<Message>, String> {
-    let consumers = plan.topology.nodes_with_role("consumer");
-    let [consumer] = consumers[..] else {
-        return Err(format!("dedup-restart needs one consumer node, not {}", consumers.len()));
-    };
-    let producers = plan.topology.nodes_with_role("producer");
-    if producers.is_empty() {
-        return Err("dedup-restart needs at least one node with role: producer".to_string());
-    }
-    let count = |name: &str| {
-        u64::try_from(setup.params.int(name))
-            .ok()
-            .filter(|&n| n > 0)
-            .ok_or(format!("dedup-restart needs {name} above zero"))
-    };
-    let period = |name: &str| {
-        Some(setup.params.duration(name))
-            .filter(|d| !d.is_zero())
-            .ok_or(format!("dedup-restart needs {name} above zero"))
-    };
-    let settings = ProducerSettings {
-        events: count("events")?,
-        batch_size: count("batch_size")?,
-        window: count("window")?,
-        batch_interval: period("batch_interval")?,
-        resend_interval: period("resend_interval")?,
-        recovery_retry: Duration::from_millis(1),
-        nonce_not_persisted: setup.params.flag("nonce_not_persisted"),
-        one_state_slot: setup.params.flag("one_state_slot"),
-        no_resend_after_restart: setup.params.flag("no_resend_after_restart"),
-    };
-    let ledger = Rc::new(RefCell::new(Ledger::default()));
-    let world = build_world::<Message>(plan, setup, |spec| {
-        let ledger = ledger.clone();
-        Some(if spec.role == "producer" {
-            Box::new(move |_| {
-                Box::new(Producer::new(settings, consumer, ledger.clone()))
-                    as Box<dyn Process<Message>>
-            })
-        } else {
-            Box::new(move |_| Box::new(Consumer::new(ledger.clone())) as Box<dyn Process<Message>>)
-        })
-    })?;
-    let effects = ledger.clone();
-    let harness = Harness::new(world, &plan.checks)
-        .invariant("effects_at_most_once", move |_| match effects.borrow().violation() {
-            Some(violation) => Err(violation.to_string()),
-            None => Ok(()),
-        })
-        .liveness("effects_exactly_once", move |_| {
-            match ledger.borrow().incomplete(&producers, settings.events) {
-                Some(why) => Err(why),
-                None => Ok(()),
-            }
-        })
-        // A green sweep must not hide a fault mix that never reached the paths under test.
-        .sometimes("dedup: a producer recovered past a damaged state slot", |world| {
-            world.processes_of::<Producer>().any(|(_, p)| p.damaged_slot_survived)
-        })
-        .sometimes("dedup: a restarted producer resent unacknowledged events", |world| {
-            world.processes_of::<Producer>().any(|(_, p)| p.resent_at_recovery > 0)
-        })
-        .sometimes("dedup: the consumer dropped a duplicate", move |world| {
-            world.process::<Consumer>(consumer).is_some_and(|c| c.duplicates_dropped > 0)
-        });
-    Ok(harness)
+         deduplicates on (nonce, seq); every event must take effect exactly once",
+    )
+    .requires_role("producer")
+    .requires_role("consumer")
+    .validate(|_, topology| match topology.nodes_with_role("consumer").len() {
+        0 | 1 => Ok(()), // none is the required role's error
+        n => Err(format!("dedup-restart runs exactly one consumer, not {n}")),
+    })
+    .validate(|params, _| {
+        let rule = "dedup-restart needs a batch_interval and a resend_interval above zero";
+        match params.batch_interval.is_zero() || params.resend_interval.is_zero() {
+            false => Ok(()),
+            true => Err(rule.to_string()),
+        }
+    })
+    .role("producer", |init| {
+        // Load validation guarantees the one consumer.
+        Producer::new(init.params, init.nodes_with_role("consumer")[0])
+    })
+    .role("consumer", |_| Consumer::default())
+    .check(Check::with_logic(
+        "effects_at_most_once",
+        CheckKind::Invariant,
+        "no event takes effect twice, or before its producer durably produced it",
+        |_| Effects { ledger: Ledger::default(), exactly_once: None },
+    ))
+    .check(Check::with_logic(
+        "effects_exactly_once",
+        CheckKind::Liveness,
+        "after heal, every producer's events are all produced and took effect",
+        |info: &RunInfo<DedupParams>| Effects {
+            ledger: Ledger::default(),
+            exactly_once: Some((info.topology.nodes_with_role("producer"), info.params.events)),
+        },
+    ))
 }

@@ -1,73 +1,62 @@
-//! replog's checks, as predicates over the world. The invariants run after every event, so
-//! each keeps a little state between calls (in a `RefCell`: checks are `Fn`) to stay cheap:
-//! what was already compared, the highest commit point seen, when each node last changed.
+//! replog's checks beyond `logs_agree` (an `Agreement`, declared in the workload): folds
+//! over the replicas' observations where the property is about claims (`tail_monotonic`, the
+//! target of `converges`), and the live world where it is about the present (who leads in
+//! which component, who follows whom). Each keeps its own state between events, so the
+//! invariants stay cheap: per node the highest commit, when each node last changed.
 
-use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 
-use orrery_sim::{Duration, Instant, NodeId, NodeStatus, World};
+use orrery_sim::workload::{CheckLogic, CheckResult, Run};
+use orrery_sim::{Duration, Instant, NodeId, NodeStatus, Observation};
 
 use super::message::Message;
 use super::replica::{Replica, Role};
+use super::ReplogParams;
 
-type Check = Box<dyn Fn(&World<Message>) -> Result<(), String>>;
+type View<'a> = Run<'a, Message, ReplogParams>;
 
-/// What `logs_agree` remembers between events.
+fn verdict(result: Result<(), String>) -> CheckResult {
+    result.map_or_else(CheckResult::Fail, |()| CheckResult::Pass)
+}
+
+/// `tail_monotonic`: a node's committed tail never moves backwards — not within an
+/// incarnation (its `commit` observations climb one sequence at a time), nor across a
+/// restart (what it `recovered` is at least what it had committed).
 #[derive(Default)]
-struct Agreement {
-    /// The first committed copy of each sequence (index = sequence - 1) and who held it.
-    reference: Vec<(NodeId, Vec<u8>)>,
-    /// Per node, the sequence up to which its log was compared.
-    compared: Vec<u64>,
+pub struct TailMonotonic {
+    /// Per node, the highest sequence it claimed committed.
+    highest: BTreeMap<NodeId, u64>,
 }
 
-/// `logs_agree`: no two nodes treat different bytes as final at the same sequence. Each
-/// node's newly committed entries are compared with the first committed copy seen of that
-/// sequence; committed entries never change (the log asserts it), so nothing is compared twice.
-pub fn logs_agree() -> Check {
-    let state: RefCell<Agreement> = RefCell::default();
-    Box::new(move |world| {
-        let Agreement { reference, compared } = &mut *state.borrow_mut();
-        compared.resize(world.n_nodes(), 0);
-        for (node, replica) in world.processes_of::<Replica>() {
-            let log = replica.log();
-            let done = &mut compared[node.index()];
-            *done = (*done).min(log.commit());
-            for seq in *done + 1..=log.commit() {
-                let Some(entry) = log.entry(seq) else { break };
-                match reference.get(seq as usize - 1) {
-                    None => reference.push((node, entry.bytes.clone())),
-                    Some((first, bytes)) if *bytes != entry.bytes => {
-                        return Err(format!(
-                            "sequence {seq} differs: {first} holds {:?}, {node} holds {:?}",
-                            String::from_utf8_lossy(bytes),
-                            String::from_utf8_lossy(&entry.bytes),
-                        ));
-                    }
-                    Some(_) => {}
-                }
-            }
-            *done = log.commit();
-        }
-        Ok(())
-    })
-}
+impl CheckLogic<Message, ReplogParams> for TailMonotonic {
+    fn observes(&self) -> bool {
+        true
+    }
 
-/// `tail_monotonic`: a node's committed tail never moves backwards.
-pub fn tail_monotonic() -> Check {
-    let highest: RefCell<Vec<u64>> = RefCell::default();
-    Box::new(move |world| {
-        let mut highest = highest.borrow_mut();
-        highest.resize(world.n_nodes(), 0);
-        for (node, replica) in world.processes_of::<Replica>() {
-            let commit = replica.log().commit();
-            let high = &mut highest[node.index()];
-            if commit < *high {
-                return Err(format!("{node}'s committed tail moved back from {high} to {commit}"));
-            }
-            *high = commit;
+    fn observe(&mut self, observation: &Observation) -> Result<(), String> {
+        let (field, restart) = match observation.kind.as_ref() {
+            "recovered" => ("commit", true),
+            "commit" => ("seq", false),
+            _ => return Ok(()),
+        };
+        let tail = observation
+            .u64(field)
+            .ok_or_else(|| format!("tail_monotonic cannot read {observation}"))?;
+        let high = self.highest.entry(observation.node).or_default();
+        // Within an incarnation commits climb one sequence at a time; a restart must recover
+        // at least what was committed.
+        if tail < *high || (!restart && tail == *high) {
+            let (node, at) = (observation.node, if restart { " at a restart" } else { "" });
+            let moved = format!("{node}'s committed tail moved back from {high} to {tail}{at}");
+            return Err(format!("{moved}: {observation}"));
         }
+        *high = tail;
         Ok(())
-    })
+    }
+
+    fn evaluate(&mut self, _run: &View<'_>) -> CheckResult {
+        CheckResult::Pass
+    }
 }
 
 /// What a node looks like to the settling clock: its component (as a bit set; 0 when down
@@ -78,12 +67,21 @@ type Signature = (u64, Option<(Role, u64, Option<NodeId>)>);
 /// reachability; see `Network::components`) and every member's role, epoch and leader have
 /// stayed unchanged for `settle`, the component has at most one leader. Transient overlaps
 /// while a deposed leader has not yet heard of its successor are elections settling.
-pub fn one_leader_per_component(settle: Duration) -> Check {
-    let state: RefCell<Vec<(Signature, Instant)>> = RefCell::default();
-    Box::new(move |world| {
+pub struct OneLeaderPerComponent {
+    settle: Duration,
+    /// Per node, its signature and since when it has had it.
+    since: Vec<(Signature, Instant)>,
+}
+
+impl OneLeaderPerComponent {
+    pub fn new(settle: Duration) -> Self {
+        OneLeaderPerComponent { settle, since: Vec::new() }
+    }
+
+    fn check(&mut self, run: &View<'_>) -> Result<(), String> {
+        let world = run.world;
         let now = world.now();
-        let mut state = state.borrow_mut();
-        state.resize(world.n_nodes(), ((u64::MAX, None), now));
+        self.since.resize(world.n_nodes(), ((u64::MAX, None), now));
         let components = world.network().components(|node| world.status(node) == NodeStatus::Up);
         let mut signatures = vec![(0, None); world.n_nodes()];
         for members in &components {
@@ -95,19 +93,19 @@ pub fn one_leader_per_component(settle: Duration) -> Check {
             }
         }
         for (node, signature) in signatures.into_iter().enumerate() {
-            if state[node].0 != signature {
-                state[node] = (signature, now);
+            if self.since[node].0 != signature {
+                self.since[node] = (signature, now);
             }
         }
         for members in &components {
-            let changed = members.iter().map(|n| state[n.index()].1).max().unwrap_or(now);
+            let changed = members.iter().map(|n| self.since[n.index()].1).max().unwrap_or(now);
             let leaders: Vec<String> = members
                 .iter()
                 .filter_map(|&node| world.process::<Replica>(node).map(|r| (node, r)))
                 .filter(|(_, replica)| replica.role() == Role::Leader)
                 .map(|(node, replica)| format!("{node} (epoch {})", replica.epoch()))
                 .collect();
-            if leaders.len() > 1 && now.saturating_since(changed) >= settle {
+            if leaders.len() > 1 && now.saturating_since(changed) >= self.settle {
                 let list: Vec<String> = members.iter().map(|n| n.to_string()).collect();
                 return Err(format!(
                     "component {{{}}} has leaders {} after {} without change",
@@ -118,18 +116,32 @@ pub fn one_leader_per_component(settle: Duration) -> Check {
             }
         }
         Ok(())
-    })
+    }
+}
+
+impl CheckLogic<Message, ReplogParams> for OneLeaderPerComponent {
+    fn evaluate(&mut self, run: &View<'_>) -> CheckResult {
+        verdict(self.check(run))
+    }
 }
 
 /// `converges` (liveness): every node runs, follows one leader in that leader's epoch, and
-/// has committed everything any node had committed when the check first ran (the heal).
-pub fn converges() -> Check {
-    let at_heal: Cell<Option<u64>> = Cell::new(None);
-    Box::new(move |world| {
+/// has committed everything any node claimed committed by the heal (a claim of a node that
+/// crashed since counts too).
+pub struct Converges {
+    heal_at: Instant,
+    /// The highest sequence any node observed committed by the heal.
+    target: u64,
+}
+
+impl Converges {
+    pub fn new(heal_at: Instant) -> Self {
+        Converges { heal_at, target: 0 }
+    }
+
+    fn check(&self, run: &View<'_>) -> Result<(), String> {
+        let world = run.world;
         let replicas: Vec<(NodeId, &Replica)> = world.processes_of::<Replica>().collect();
-        let highest = replicas.iter().map(|(_, r)| r.log().commit()).max().unwrap_or(0);
-        let target = at_heal.get().unwrap_or(highest);
-        at_heal.set(Some(target));
         let leaders: Vec<&(NodeId, &Replica)> =
             replicas.iter().filter(|(_, r)| r.role() == Role::Leader).collect();
         let [(leader, leading)] = leaders.as_slice() else {
@@ -148,13 +160,34 @@ pub fn converges() -> Check {
                     leading.epoch()
                 ));
             }
-            if replica.log().commit() < target {
+            if replica.log().commit() < self.target {
                 return Err(format!(
-                    "{node} has committed {} of the {target} entries committed at heal",
-                    replica.log().commit()
+                    "{node} has committed {} of the {} entries committed by the heal",
+                    replica.log().commit(),
+                    self.target
                 ));
             }
         }
         Ok(())
-    })
+    }
+}
+
+impl CheckLogic<Message, ReplogParams> for Converges {
+    fn observes(&self) -> bool {
+        true
+    }
+
+    fn observe(&mut self, observation: &Observation) -> Result<(), String> {
+        if observation.is("commit") && observation.at <= self.heal_at {
+            let seq = observation
+                .u64("seq")
+                .ok_or_else(|| format!("converges cannot read {observation}"))?;
+            self.target = self.target.max(seq);
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self, run: &View<'_>) -> CheckResult {
+        verdict(self.check(run))
+    }
 }

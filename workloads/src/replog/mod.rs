@@ -65,15 +65,19 @@
 //! Scenarios for `epoch_quorum` therefore pause nodes rather than crash them.
 //!
 //! # Checks
-//! - `logs_agree` (invariant): at every sequence, every node's committed bytes are identical.
-//! - `tail_monotonic` (invariant): no node's committed tail ever moves backwards.
+//! Replicas observe what they claim (see `replica`): `recovered commit` at every start and
+//! `commit seq bytes` for every entry they treat as final. The safety checks fold those
+//! observations, so a claim stays binding after the node that made it crashed.
+//! - `logs_agree` (invariant): at every sequence, every committed copy (by any node, in any
+//!   incarnation) holds identical bytes: an `Agreement` on `commit`, keyed by `seq`.
+//! - `tail_monotonic` (invariant): no node's committed tail ever moves backwards, across its
+//!   restarts too (a restarted replica that recovers less than it had committed fails it).
 //! - `one_leader_per_component` (invariant): at most one leader per connected component, once
 //!   the component and its members' roles, epochs and leaders have not changed for two
 //!   election timeouts (elections have settled).
 //! - `converges` (liveness): after the heal every node follows one leader in its epoch and has
-//!   committed everything committed anywhere at the heal. Scenarios give it a deadline of
+//!   committed everything any node had committed by the heal. Scenarios give it a deadline of
 //!   5 heartbeats.
-
 mod checks;
 mod log;
 mod message;
@@ -82,130 +86,75 @@ mod rtt;
 
 pub use log::Log;
 pub use message::{Entry, Message};
-pub use replica::{Config, Election, Replica, Role};
+pub use replica::{election_timeout, Replica, Role};
 
-use orrery_sim::harness::{build_world, Harness};
-use orrery_sim::scenario::RunPlan;
-use orrery_sim::workload::{
-    CheckKind, CheckSpec, ParamKind, ParamSpec, ParamValue, ParamsExt, Registry, Setup, Simulation,
-    Workload,
-};
-use orrery_sim::{Duration, Process};
+use orrery_sim::workload::{Agreement, Check, CheckKind, RunInfo, WorkloadDef};
+use orrery_sim::{ms, Choice, Duration, Params};
 
-/// Adds this module's workloads to `registry`.
-pub fn register(registry: &mut Registry) {
-    registry.register(Replog);
+/// How survivors choose a new leader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Choice)]
+pub enum Election {
+    /// Every survivor computes the nearest-RTT winner and the winner simply takes over
+    /// (the rule under test: unsafe).
+    NearestRtt,
+    /// Nearest RTT only orders who tries first; a majority of votes in a new epoch decides
+    /// (the fix).
+    #[default]
+    EpochQuorum,
+}
+
+/// replog's parameters, as a scenario's `workload.params` sets them.
+#[derive(Debug, Clone, Params)]
+pub struct ReplogParams {
+    /// How survivors elect a leader: nearest_rtt (under test, unsafe) or epoch_quorum (the fix).
+    pub election: Election,
+    /// Time between heartbeats (and pings); 3 silent heartbeats start an election.
+    #[param(default = ms(50))]
+    pub heartbeat_interval: Duration,
+    /// Time between the leader's appends.
+    #[param(default = ms(10))]
+    pub append_interval: Duration,
+    /// Entries per pull answer at most.
+    #[param(default = 1024, min = 1)]
+    pub pull_batch: usize,
 }
 
 /// The `replog` workload.
-pub struct Replog;
-
-impl Workload for Replog {
-    fn name(&self) -> &'static str {
-        "replog"
-    }
-
-    fn description(&self) -> &'static str {
-        "a leader/replica append-only log with heartbeats, pulls and a nearest-RTT election"
-    }
-
-    fn parameters(&self) -> Vec<ParamSpec> {
-        vec![
-            ParamSpec {
-                name: "election",
-                kind: ParamKind::Text,
-                default: ParamValue::Text("epoch_quorum".to_string()),
-                doc: "nearest_rtt (the rule under test, unsafe) or epoch_quorum (the fix)",
-            },
-            ParamSpec {
-                name: "heartbeat_interval",
-                kind: ParamKind::Duration,
-                default: ParamValue::Duration(Duration::from_millis(50)),
-                doc: "time between heartbeats (and pings); 3 silent heartbeats start an election",
-            },
-            ParamSpec {
-                name: "append_interval",
-                kind: ParamKind::Duration,
-                default: ParamValue::Duration(Duration::from_millis(10)),
-                doc: "time between the leader's appends",
-            },
-            ParamSpec {
-                name: "pull_batch",
-                kind: ParamKind::Int,
-                default: ParamValue::Int(1024),
-                doc: "entries per pull answer at most",
-            },
-        ]
-    }
-
-    fn checks(&self) -> Vec<CheckSpec> {
-        vec![
-            CheckSpec {
-                name: "logs_agree",
-                kind: CheckKind::Invariant,
-                doc: "every node's committed bytes are identical at every sequence",
-            },
-            CheckSpec {
-                name: "tail_monotonic",
-                kind: CheckKind::Invariant,
-                doc: "no node's committed tail moves backwards",
-            },
-            CheckSpec {
-                name: "one_leader_per_component",
-                kind: CheckKind::Invariant,
-                doc: "once elections settle, each connected component has at most one leader",
-            },
-            CheckSpec {
-                name: "converges",
-                kind: CheckKind::Liveness,
-                doc: "after heal, all follow one leader and hold everything committed before",
-            },
-        ]
-    }
-
-    fn instantiate(
-        &self,
-        plan: &RunPlan,
-        setup: &Setup<'_>,
-    ) -> Result<Box<dyn Simulation>, String> {
-        let election = match setup.params.get("election") {
-            Some(ParamValue::Text(text)) if text == "nearest_rtt" => Election::NearestRtt,
-            Some(ParamValue::Text(text)) if text == "epoch_quorum" => Election::EpochQuorum,
-            other => {
-                return Err(format!(
-                    "replog election must be nearest_rtt or epoch_quorum, not {other:?}"
-                ))
-            }
-        };
-        let pull_batch = setup.params.int("pull_batch");
-        if pull_batch < 1 {
-            return Err(format!("replog pull_batch must be at least 1, not {pull_batch}"));
+pub fn replog() -> WorkloadDef<Message, ReplogParams> {
+    WorkloadDef::<Message, ReplogParams>::new(
+        "replog",
+        "a leader/replica append-only log with heartbeats, pulls and a nearest-RTT election",
+    )
+    .validate(|params, _| {
+        match params.heartbeat_interval.is_zero() || params.append_interval.is_zero() {
+            false => Ok(()),
+            true => Err("replog intervals must be longer than zero".to_string()),
         }
-        let config = Config {
-            election,
-            heartbeat_interval: setup.params.duration("heartbeat_interval"),
-            append_interval: setup.params.duration("append_interval"),
-            pull_batch: pull_batch as usize,
-            uncommitted_max: 64,
-        };
-        if config.heartbeat_interval.is_zero() || config.append_interval.is_zero() {
-            return Err("replog intervals must be longer than zero".to_string());
-        }
-        let n_nodes = setup.n_nodes;
-        let world = build_world::<Message>(plan, setup, |_spec| {
-            let mut first_boot = true;
-            Some(Box::new(move |node| {
-                let replica = Replica::new(config, node, n_nodes, first_boot);
-                first_boot = false;
-                Box::new(replica) as Box<dyn Process<Message>>
-            }))
-        })?;
-        let settle = config.election_timeout() * 2;
-        let harness = Harness::new(world, &plan.checks)
-            .invariant("logs_agree", checks::logs_agree())
-            .invariant("tail_monotonic", checks::tail_monotonic())
-            .invariant("one_leader_per_component", checks::one_leader_per_component(settle))
-            .liveness("converges", checks::converges());
-        Ok(Box::new(harness))
-    }
+    })
+    .role("*", |init| Replica::new(init.params, init.node, init.topology.len()))
+    .agreement(
+        "logs_agree",
+        "every node's committed bytes are identical at every sequence",
+        Agreement::on("commit").key(&["seq"]).value(&["bytes"]),
+    )
+    .check(Check::with_logic(
+        "tail_monotonic",
+        CheckKind::Invariant,
+        "no node's committed tail moves backwards",
+        |_| checks::TailMonotonic::default(),
+    ))
+    .check(Check::with_logic(
+        "one_leader_per_component",
+        CheckKind::Invariant,
+        "once elections settle, each connected component has at most one leader",
+        |info: &RunInfo<ReplogParams>| {
+            checks::OneLeaderPerComponent::new(election_timeout(&info.params) * 2)
+        },
+    ))
+    .check(Check::with_logic(
+        "converges",
+        CheckKind::Liveness,
+        "after heal, all follow one leader and hold everything committed before",
+        |info: &RunInfo<ReplogParams>| checks::Converges::new(info.heal_at),
+    ))
 }

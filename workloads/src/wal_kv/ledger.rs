@@ -1,16 +1,16 @@
-//! The ledger: every operation the clients invoked and every answer they received, kept
-//! outside all processes (like a Jepsen history) so it survives client crashes, and the
-//! freshness rule that both checks of the workload apply.
+//! The ledger: a fold over the clients' observations (every operation invoked and every
+//! answer received, like a Jepsen history), the freshness rule that the workload's checks
+//! apply, and those checks. The observations outlive client crashes, so the ledger does too.
 //!
-//! Order is the order of ledger calls, counted in ticks: the world runs one handler at a
-//! time, so a tick order is the real-time order of invocations and answers, with no clock
-//! (node clocks may be skewed) involved.
+//! Order is the run's observation order (`Observation::seq`): the world runs one handler at
+//! a time, so it is the real-time order of invocations and answers, with no clock (node
+//! clocks may be skewed) involved. Answers are stamped with the world's true time.
 //!
 //! # The freshness rule
 //!
 //! Put `P` *precedes* put `A` when `P` was acknowledged before `A` was invoked: every
-//! linearization orders `P` before `A`. A read of key `k` invoked at tick `t` (the final
-//! state counts as a read invoked after everything) must return:
+//! linearization orders `P` before `A`. A read of key `k` invoked at `t` (the final state
+//! counts as a read invoked after everything) must return:
 //! - nothing, only if no put of `k` was acknowledged before `t`;
 //! - a value some put `P` of `k` wrote, where `P` precedes no put `A` of `k` acknowledged
 //!   before `t`.
@@ -22,17 +22,26 @@
 
 use std::collections::BTreeMap;
 
-use orrery_sim::{Instant, NodeId};
+use orrery_sim::workload::{CheckLogic, CheckResult, Run};
+use orrery_sim::{Instant, NodeId, Observation};
 
-/// A client's operation, by id. Put values are the put's own id, so every value is unique.
+use super::{Message, OpId, Server, WalKvParams};
+
+/// A client's operation, as the raw bits of its `OpId`. Put values are the put's own id, so
+/// every value is unique.
 pub type OperationId = u64;
+
+/// An operation id as messages show it (`n1/0/7`), or `nothing` for an absent value.
+fn render(id: Option<OperationId>) -> String {
+    id.map_or("nothing".to_string(), |id| OpId(id).to_string())
+}
 
 /// What a put's answer said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PutState {
     /// No answer yet (maybe never: the put is indeterminate).
     Invoked,
-    /// Acknowledged at this tick.
+    /// Acknowledged at this point of the observation order.
     Acknowledged(u64),
 }
 
@@ -52,77 +61,111 @@ struct Invoked {
 #[derive(Debug, Clone, Copy)]
 struct Acknowledgement {
     acknowledged_tick: u64,
-    /// The latest invocation tick among this and every earlier acknowledged put of the key.
+    /// The latest invocation among this and every earlier acknowledged put of the key.
     invoked_tick_max: u64,
+}
+
+/// Why an observation does not fit the ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LedgerError {
+    /// The history is malformed (a field missing, an id invoked twice): every check fails,
+    /// as a check that skipped what it cannot read would pass every seed.
+    Malformed(String),
+    /// An answer breaks the freshness rule or answers what was never asked.
+    Violation(String),
 }
 
 /// See the module documentation.
 #[derive(Debug, Default)]
 pub struct Ledger {
-    tick: u64,
-    operations: Vec<Invoked>,
+    operations: BTreeMap<OperationId, Invoked>,
     acknowledged: BTreeMap<u32, Vec<Acknowledgement>>,
-    violation: Option<String>,
     /// Per client, the (true) time of its latest successful answer.
     last_success_at: BTreeMap<NodeId, Instant>,
-    puts_acknowledged: u64,
 }
 
 impl Ledger {
-    /// Records a put's invocation; the returned id is also the value it writes.
-    pub fn invoke_put(&mut self, key: u32) -> OperationId {
-        self.invoke(Operation::Put { key, state: PutState::Invoked })
+    /// Folds one observation in (kinds other than the clients' are ignored).
+    pub fn observe(&mut self, observation: &Observation) -> Result<(), LedgerError> {
+        let (tick, client, at) = (observation.seq, observation.node, observation.at);
+        let field = |name: &str| {
+            let value = observation.u64(name);
+            value.ok_or_else(|| LedgerError::Malformed(format!("no `{name}` in {observation}")))
+        };
+        let key = || {
+            let bad = || LedgerError::Malformed(format!("bad key in {observation}"));
+            u32::try_from(field("key")?).map_err(|_| bad())
+        };
+        let operation = match observation.kind.as_ref() {
+            "put" => Operation::Put { key: key()?, state: PutState::Invoked },
+            "get" => Operation::Get { key: key()?, answered: false },
+            "put_ok" => {
+                let id = field("id")?;
+                return self.put_acknowledged(tick, client, at, id).map_err(LedgerError::Violation);
+            }
+            "get_ok" => {
+                let (id, value) = (field("id")?, observation.u64("value"));
+                let answer = self.get_returned(client, at, id, value);
+                return answer.map_err(LedgerError::Violation);
+            }
+            _ => return Ok(()),
+        };
+        let id = field("id")?;
+        match self.operations.insert(id, Invoked { operation, invoked_tick: tick }) {
+            None => Ok(()),
+            Some(_) => Err(LedgerError::Malformed(format!("{} was invoked twice", OpId(id)))),
+        }
     }
 
-    pub fn invoke_get(&mut self, key: u32) -> OperationId {
-        self.invoke(Operation::Get { key, answered: false })
-    }
-
-    /// The server acknowledged put `id` to `client` at true time `now`.
-    pub fn put_acknowledged(&mut self, client: NodeId, now: Instant, id: OperationId) {
-        let tick = self.next_tick();
+    /// The server acknowledged put `id` to `client` at true time `at`.
+    fn put_acknowledged(
+        &mut self,
+        tick: u64,
+        client: NodeId,
+        at: Instant,
+        id: OperationId,
+    ) -> Result<(), String> {
         let Some(Invoked { operation: Operation::Put { key, state }, invoked_tick }) =
-            self.operations.get_mut(id as usize)
+            self.operations.get_mut(&id)
         else {
-            return self.violate(format!("{client} got an acknowledgement for {id}, not a put"));
+            return Err(format!("{client} got an acknowledgement for {}, not a put", OpId(id)));
         };
         if *state != PutState::Invoked {
             // A repeated answer (a duplicated packet) changes nothing.
-            return;
+            return Ok(());
         }
         *state = PutState::Acknowledged(tick);
-        let key = *key;
-        let invoked_tick = *invoked_tick;
+        let (key, invoked_tick) = (*key, *invoked_tick);
         let acknowledged = self.acknowledged.entry(key).or_default();
         let invoked_tick_max =
             acknowledged.last().map_or(invoked_tick, |a| a.invoked_tick_max.max(invoked_tick));
         acknowledged.push(Acknowledgement { acknowledged_tick: tick, invoked_tick_max });
-        self.puts_acknowledged += 1;
-        self.last_success_at.insert(client, now);
+        self.last_success_at.insert(client, at);
+        Ok(())
     }
 
     /// Get `id` returned `value`; checks it against the freshness rule.
-    pub fn get_returned(
+    fn get_returned(
         &mut self,
         client: NodeId,
-        now: Instant,
+        at: Instant,
         id: OperationId,
         value: Option<u64>,
-    ) {
-        self.next_tick();
+    ) -> Result<(), String> {
         let Some(Invoked { operation: Operation::Get { key, answered }, invoked_tick }) =
-            self.operations.get_mut(id as usize)
+            self.operations.get_mut(&id)
         else {
-            return self.violate(format!("{client} got a read answer for {id}, not a get"));
+            return Err(format!("{client} got a read answer for {}, not a get", OpId(id)));
         };
         if std::mem::replace(answered, true) {
-            return;
+            return Ok(());
         }
         let (key, invoked_tick) = (*key, *invoked_tick);
-        self.last_success_at.insert(client, now);
-        if let Err(why) = self.fresh(key, value, invoked_tick) {
-            self.violate(format!("{client}: get {id} of key {key} returned {value:?}: {why}"));
-        }
+        self.last_success_at.insert(client, at);
+        self.fresh(key, value, invoked_tick).map_err(|why| {
+            let value = render(value);
+            format!("{client}: get {} of key {key} returned {value}: {why}", OpId(id))
+        })
     }
 
     /// Whether `value` is a fresh answer for a read of `key` invoked at `invoked_tick` (use
@@ -138,7 +181,7 @@ impl Ledger {
                 n => Err(format!("{n} acknowledged put(s) of the key were lost")),
             };
         };
-        let put = self.operations.get(value as usize).map(|invoked| &invoked.operation);
+        let put = self.operations.get(&value).map(|invoked| &invoked.operation);
         let Some(&Operation::Put { key: written_key, state }) = put else {
             return Err("no put ever wrote that value".to_string());
         };
@@ -155,68 +198,141 @@ impl Ledger {
         }
     }
 
-    /// The first freshness violation (or impossible answer) seen, if any.
-    pub fn violation(&self) -> Option<&str> {
-        self.violation.as_deref()
-    }
-
     /// Keys with at least one acknowledged put.
     pub fn acknowledged_keys(&self) -> impl Iterator<Item = u32> + '_ {
         self.acknowledged.keys().copied()
-    }
-
-    pub fn puts_acknowledged(&self) -> u64 {
-        self.puts_acknowledged
     }
 
     /// The true time of `client`'s latest successful answer.
     pub fn last_success_at(&self, client: NodeId) -> Option<Instant> {
         self.last_success_at.get(&client).copied()
     }
+}
 
-    fn invoke(&mut self, operation: Operation) -> OperationId {
-        let invoked_tick = self.next_tick();
-        self.operations.push(Invoked { operation, invoked_tick });
-        self.operations.len() as u64 - 1
+/// Which of the workload's checks a ledger answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LedgerCheck {
+    /// `reads_fresh`: fails at the first answer that breaks the rule.
+    ReadsFresh,
+    /// `acknowledged_writes_durable`: the recovered server's map, read after everything.
+    WritesDurable,
+    /// `clients_progress`: every client answered since the heal.
+    ClientsProgress,
+}
+
+/// A ledger folded for one check of one run.
+pub struct Checked {
+    pub check: LedgerCheck,
+    pub ledger: Ledger,
+    pub heal_at: Instant,
+}
+
+impl CheckLogic<Message, WalKvParams> for Checked {
+    fn observes(&self) -> bool {
+        true
     }
 
-    fn next_tick(&mut self) -> u64 {
-        self.tick += 1;
-        self.tick
+    fn observe(&mut self, observation: &Observation) -> Result<(), String> {
+        match (self.ledger.observe(observation), self.check) {
+            (Ok(()), _) => Ok(()),
+            (Err(LedgerError::Malformed(why)), _) => Err(why),
+            (Err(LedgerError::Violation(why)), LedgerCheck::ReadsFresh) => Err(why),
+            // The other checks judge the final map and progress, not each read.
+            (Err(LedgerError::Violation(_)), _) => Ok(()),
+        }
     }
 
-    fn violate(&mut self, message: String) {
-        self.violation.get_or_insert(message);
+    fn evaluate(&mut self, run: &Run<'_, Message, WalKvParams>) -> CheckResult {
+        let topology = run.world.topology();
+        let verdict = match self.check {
+            LedgerCheck::ReadsFresh => Ok(()),
+            LedgerCheck::WritesDurable => {
+                let server = topology.nodes_with_role("server").first().copied();
+                match server.and_then(|s| run.world.process::<Server>(s)).filter(|s| s.ready) {
+                    None => Err("the server has not recovered".to_string()),
+                    Some(server) => self.ledger.acknowledged_keys().try_for_each(|key| {
+                        let value = server.map.get(&key).copied();
+                        self.ledger.fresh(key, value, u64::MAX).map_err(|why| {
+                            let value = render(value);
+                            format!("the recovered server holds {value} for key {key}: {why}")
+                        })
+                    }),
+                }
+            }
+            LedgerCheck::ClientsProgress => {
+                let stuck: Vec<String> = topology
+                    .nodes()
+                    .filter(|&node| topology.node(node).is_some_and(|spec| spec.role != "server"))
+                    .filter(|&node| {
+                        self.ledger.last_success_at(node).is_none_or(|at| at < self.heal_at)
+                    })
+                    .map(|node| node.to_string())
+                    .collect();
+                match stuck.is_empty() {
+                    true => Ok(()),
+                    false => Err(format!("no answer since the heal for {}", stuck.join(", "))),
+                }
+            }
+        };
+        verdict.map_or_else(CheckResult::Fail, |()| CheckResult::Pass)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::borrow::Cow;
+
+    use orrery_sim::trace::OwnedValue;
+
     use super::*;
 
-    const C: NodeId = NodeId(1);
-    const T: Instant = Instant::ZERO;
+    /// Feeds `ledger` one observation of `kind` by client n1.
+    fn feed(
+        ledger: &mut Ledger,
+        seq: u64,
+        kind: &'static str,
+        fields: &[(&'static str, u64)],
+    ) -> Result<(), LedgerError> {
+        let fields =
+            fields.iter().map(|&(name, value)| (Cow::Borrowed(name), OwnedValue::U64(value)));
+        ledger.observe(&Observation {
+            seq,
+            at: Instant::ZERO,
+            node: NodeId(1),
+            incarnation: 0,
+            kind: Cow::Borrowed(kind),
+            fields: fields.collect(),
+        })
+    }
 
     // Proves the rule's cases: nothing before any acknowledgement, the latest or a concurrent
     // value after it, and a lost acknowledged put (older value or nothing) is a violation.
     #[test]
     fn freshness_rule_cases() {
         let mut ledger = Ledger::default();
-        let early = ledger.invoke_get(0);
-        let first = ledger.invoke_put(0);
-        ledger.put_acknowledged(C, T, first);
-        let second = ledger.invoke_put(0);
-        let concurrent = ledger.invoke_put(0);
-        ledger.put_acknowledged(C, T, second);
-        ledger.get_returned(C, T, early, None);
-        assert_eq!(ledger.violation(), None, "a read invoked before any ack may see nothing");
+        let (early, first, second, concurrent, stale) = (10, 11, 12, 13, 14);
+        let steps = [
+            ("get", vec![("id", early), ("key", 0)]),
+            ("put", vec![("id", first), ("key", 0)]),
+            ("put_ok", vec![("id", first)]),
+            ("put", vec![("id", second), ("key", 0)]),
+            ("put", vec![("id", concurrent), ("key", 0)]),
+            ("put_ok", vec![("id", second)]),
+            ("get_ok", vec![("id", early)]),
+        ];
+        for (seq, (kind, fields)) in steps.iter().enumerate() {
+            let result = feed(&mut ledger, seq as u64, kind, fields);
+            assert_eq!(result, Ok(()), "a read invoked before any ack may see nothing");
+        }
         assert_eq!(ledger.fresh(0, Some(second), u64::MAX), Ok(()));
         assert_eq!(ledger.fresh(0, Some(concurrent), u64::MAX), Ok(()), "never acknowledged");
         assert!(ledger.fresh(0, Some(first), u64::MAX).is_err(), "second was lost");
         assert!(ledger.fresh(0, None, u64::MAX).is_err(), "both were lost");
         assert!(ledger.fresh(1, Some(second), u64::MAX).is_err(), "another key's value");
-        let stale = ledger.invoke_get(0);
-        ledger.get_returned(C, T, stale, Some(first));
-        assert!(ledger.violation().is_some_and(|v| v.contains("was lost")));
+        assert_eq!(feed(&mut ledger, 20, "get", &[("id", stale), ("key", 0)]), Ok(()));
+        let violation = feed(&mut ledger, 21, "get_ok", &[("id", stale), ("value", first)]);
+        assert!(matches!(violation, Err(LedgerError::Violation(v)) if v.contains("was lost")));
+        let unreadable = feed(&mut ledger, 22, "put", &[("key", 0)]);
+        assert!(matches!(unreadable, Err(LedgerError::Malformed(v)) if v.contains("no `id`")));
     }
 }

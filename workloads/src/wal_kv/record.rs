@@ -6,6 +6,12 @@
 //! payload, so a torn record (a prefix of its sectors on disk, zeros after), a zeroed region
 //! left by a lost write, or a record whose length field itself was torn all fail the check.
 //! FNV-1a starts from a non-zero basis, so an all-zero header never matches all-zero bytes.
+//!
+//! Why not `orrery_sim::durable::DurableLog`, which frames records the same way: on recovery
+//! it reports a bad record followed by a good one as corruption. Group commit leaves several
+//! unsynced appends at a crash, and a disk that persisted their sectors out of order leaves
+//! exactly that; the log is still sound (nothing unsynced was acknowledged), so the server
+//! must cut it at the first bad record, which is what `scan` does.
 
 use orrery_sim::checksum::fnv1a64;
 

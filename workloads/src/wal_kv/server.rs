@@ -9,46 +9,41 @@
 //! put as failed (a failed operation has no effect); a failed sync is retried by the next
 //! tick (in this disk model a failed sync changes nothing, so retrying is sound).
 //!
-//! With the planted bug `ack_before_sync`, a put is applied and acknowledged as soon as it is
+//! With the planted bug `bug: ack_before_sync`, a put is applied and acknowledged as soon as it is
 //! appended; the sync timer still runs, but a crash before it loses acknowledged puts.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use orrery_sim::disk::DiskError;
-use orrery_sim::{NodeApi, Context, Duration, NodeId, Process, TimerId};
+use orrery_sim::{Duration, NodeApi, NodeId, Process, Storage, TimerId};
 
 use super::record;
-use super::Message;
+use super::{Bug, Message, OpId, WalKvParams};
 
 /// The one file of the server.
 pub const LOG_PATH: &str = "wal.log";
+/// Time between recovery attempts after a disk error.
+const RECOVERY_RETRY: Duration = Duration::from_millis(1);
 
 const TAG_RECOVER: u64 = 0;
 const TAG_SYNC: u64 = 1;
-
-/// Settings fixed for a run.
-#[derive(Debug, Clone, Copy)]
-pub struct ServerSettings {
-    pub sync_interval: Duration,
-    pub recovery_retry: Duration,
-    pub ack_before_sync: bool,
-}
 
 /// A put appended to the log and not yet synced.
 #[derive(Debug, Clone, Copy)]
 struct Pending {
     client: NodeId,
-    id: u64,
+    id: OpId,
     key: u32,
-    value: u64,
 }
 
 /// See the module documentation.
 pub struct Server {
-    settings: ServerSettings,
+    sync_interval: Duration,
+    ack_before_sync: bool,
     /// False until recovery finishes; requests meanwhile are answered `Unavailable`.
     pub ready: bool,
-    /// The map the server serves: every durable put (and, with the bug, every appended one).
+    /// The map the server serves: every durable put (and, with the bug, every appended one),
+    /// as the raw bits of the put's id.
     pub map: BTreeMap<u32, u64>,
     /// Values logged or pending, so a duplicated put request is not logged twice (a second
     /// copy arriving after a newer put would otherwise roll the key back).
@@ -57,17 +52,16 @@ pub struct Server {
     /// Whether the log has appends the last sync did not cover.
     unsynced: bool,
     sync_timer_set: bool,
-    /// What this incarnation's recovery met, for the workload's sometimes-points: disk
-    /// errors it retried, records it replayed, and whether it cut a torn tail off.
-    pub recovery_retries: u64,
-    pub records_replayed: usize,
-    pub torn_tail_cut: bool,
+    /// Disk errors this incarnation's recovery retried.
+    recovery_retries: u64,
 }
 
 impl Server {
-    pub fn new(settings: ServerSettings) -> Server {
+    /// A server that recovers its log when it starts.
+    pub fn new(params: &WalKvParams) -> Server {
         Server {
-            settings,
+            sync_interval: params.sync_interval,
+            ack_before_sync: params.bug == Bug::AckBeforeSync,
             ready: false,
             map: BTreeMap::new(),
             logged_values: BTreeSet::new(),
@@ -75,16 +69,18 @@ impl Server {
             unsynced: false,
             sync_timer_set: false,
             recovery_retries: 0,
-            records_replayed: 0,
-            torn_tail_cut: false,
         }
     }
 
-    fn recover(&mut self, ctx: &mut Context<Message>) {
-        match replay_log(ctx) {
+    fn recover<N: NodeApi<Message>>(&mut self, node: &mut N) {
+        let replayed = replay_log(&mut node.disk());
+        match replayed {
             Ok((entries, torn_tail_cut)) => {
-                self.records_replayed = entries.len();
-                self.torn_tail_cut = torn_tail_cut;
+                // A green sweep must not hide a fault mix that never reached these paths.
+                node.sometimes(torn_tail_cut, "wal-kv: recovery cut a torn tail off the log");
+                node.sometimes(!entries.is_empty(), "wal-kv: recovery replayed logged puts");
+                let retried = self.recovery_retries > 0;
+                node.sometimes(retried, "wal-kv: recovery retried after a disk error");
                 for (key, value) in entries {
                     self.map.insert(key, value);
                     self.logged_values.insert(value);
@@ -95,87 +91,84 @@ impl Server {
             Err(DiskError::Crashed) => {}
             Err(_) => {
                 self.recovery_retries += 1;
-                ctx.set_timer(self.settings.recovery_retry, TAG_RECOVER);
+                node.set_timer(RECOVERY_RETRY, TAG_RECOVER);
             }
         }
     }
 
-    fn put(
-        &mut self,
-        ctx: &mut Context<Message>,
-        client: NodeId,
-        id: u64,
-        key: u32,
-        value: u64,
-    ) {
+    fn put<N: NodeApi<Message>>(&mut self, node: &mut N, client: NodeId, id: OpId, key: u32) {
+        let value = id.0;
         if self.logged_values.contains(&value) {
             // A duplicate of a put already logged: its first copy gets (or got) the answer.
             return;
         }
-        match ctx.disk().append(LOG_PATH, &record::encode(key, value)) {
+        let appended = node.disk().append(LOG_PATH, &record::encode(key, value));
+        match appended {
             Ok(_) => {}
             Err(DiskError::Crashed) => return,
             // A failed append has no effect on the disk: the put definitely did not happen.
-            Err(_) => return ctx.send(client, Message::PutFailed { id }),
+            Err(_) => return node.send(client, Message::PutFailed { id }),
         }
         self.logged_values.insert(value);
         self.unsynced = true;
-        if self.settings.ack_before_sync {
+        if self.ack_before_sync {
             self.map.insert(key, value);
-            ctx.send(client, Message::PutOk { id });
+            node.send(client, Message::PutOk { id });
         } else {
-            self.pending.push(Pending { client, id, key, value });
+            self.pending.push(Pending { client, id, key });
         }
         if !self.sync_timer_set {
             self.sync_timer_set = true;
-            ctx.set_timer(self.settings.sync_interval, TAG_SYNC);
+            node.set_timer(self.sync_interval, TAG_SYNC);
         }
     }
 
-    fn sync(&mut self, ctx: &mut Context<Message>) {
+    fn sync<N: NodeApi<Message>>(&mut self, node: &mut N) {
         self.sync_timer_set = false;
         if !self.unsynced {
             return;
         }
-        match ctx.disk().sync(LOG_PATH) {
+        let synced = node.disk().sync(LOG_PATH);
+        match synced {
             Ok(()) => {}
             Err(DiskError::Crashed) => return,
             Err(_) => {
                 self.sync_timer_set = true;
-                ctx.set_timer(self.settings.sync_interval, TAG_SYNC);
+                node.set_timer(self.sync_interval, TAG_SYNC);
                 return;
             }
         }
         self.unsynced = false;
-        for Pending { client, id, key, value } in std::mem::take(&mut self.pending) {
-            self.map.insert(key, value);
-            ctx.send(client, Message::PutOk { id });
+        for Pending { client, id, key } in std::mem::take(&mut self.pending) {
+            self.map.insert(key, id.0);
+            node.send(client, Message::PutOk { id });
         }
     }
 }
 
-impl Process<Message> for Server {
-    fn on_start(&mut self, ctx: &mut Context<Message>) {
-        self.recover(ctx);
+impl<N: NodeApi<Message>> Process<Message, N> for Server {
+    fn on_start(&mut self, node: &mut N) {
+        self.recover(node);
     }
 
-    fn on_message(&mut self, ctx: &mut Context<Message>, from: NodeId, message: Message) {
+    fn on_message(&mut self, node: &mut N, from: NodeId, message: Message) {
         match message {
             Message::Put { id, .. } | Message::Get { id, .. } if !self.ready => {
-                ctx.send(from, Message::Unavailable { id })
+                node.send(from, Message::Unavailable { id })
             }
-            Message::Put { id, key, value } => self.put(ctx, from, id, key, value),
+            Message::Put { id, key } => self.put(node, from, id, key),
             Message::Get { id, key } => {
-                ctx.send(from, Message::GetOk { id, value: self.map.get(&key).copied() })
+                let value = self.map.get(&key).map(|&value| OpId(value));
+                node.send(from, Message::GetOk { id, value })
             }
             _ => {}
         }
     }
 
-    fn on_timer(&mut self, ctx: &mut Context<Message>, _timer: TimerId, tag: u64) {
+    fn on_timer(&mut self, node: &mut N, _timer: TimerId, tag: u64) {
         match tag {
-            TAG_RECOVER => self.recover(ctx),
-            _ => self.sync(ctx),
+            TAG_RECOVER => self.recover(node),
+            _ => self.sync(node),
         }
     }
 }
@@ -183,8 +176,7 @@ impl Process<Message> for Server {
 /// Recovery's disk work: the log's name made durable, the torn tail cut off and synced; returns
 /// the valid entries and whether there was a tail to cut. Safe to repeat after any failure
 /// part-way.
-fn replay_log(ctx: &mut Context<Message>) -> Result<(Vec<(u32, u64)>, bool), DiskError> {
-    let mut disk = ctx.disk();
+fn replay_log(disk: &mut impl Storage) -> Result<(Vec<(u32, u64)>, bool), DiskError> {
     if !disk.exists(LOG_PATH)? {
         match disk.create(LOG_PATH) {
             Ok(()) | Err(DiskError::AlreadyExists { .. }) => {}
