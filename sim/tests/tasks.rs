@@ -1,38 +1,28 @@
 //! Async processes (`orrery_sim::task`): tasks in one world with callback processes, their
-//! lifecycle through crashes, pauses and restarts, deterministic waiting, the `futures`
-//! crate's channels and combinators inside tasks, and the misuses the executor detects.
+//! lifecycle through crashes, pauses, restarts and exits, deterministic waiting (select,
+//! timeouts, receives, disk operations), and the `futures` crate's channels and combinators
+//! inside tasks. `task_checks.rs` has what the executor guarantees about order and detects.
 
-use std::cell::{Cell, RefCell};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::cell::Cell;
 use std::rc::Rc;
 
 use futures::channel::{mpsc, oneshot};
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
 use orrery_sim::disk::{DiskConfig, DiskOp, DiskOutput};
-use orrery_sim::task::{AsyncNode, Node, POLLS_PER_CALLBACK_MAX};
-use orrery_sim::trace::Record;
+use orrery_sim::task::{AsyncNode, Elapsed, Node};
 // `task_backing.rs` runs the same node code on a second backing.
 #[allow(dead_code)]
 #[path = "common/async_pingpong.rs"]
 mod pingpong;
+#[allow(dead_code)]
+#[path = "common/task_world.rs"]
+mod task_world;
 
 use pingpong::{ping_client, pong_server, Msg};
+use task_world::{at, fixed, records, timers_of, N0, N1};
 
-use orrery_sim::{
-    ms, Context, Instant, Latency, LinkConfig, NodeApi, NodeId, Process, Storage, World,
-};
-
-const N0: NodeId = NodeId(0);
-const N1: NodeId = NodeId(1);
-
-fn fixed(latency_ms: u64) -> LinkConfig {
-    LinkConfig { latency: Latency::Fixed(ms(latency_ms)), ..LinkConfig::default() }
-}
-
-fn at(millis: u64) -> Instant {
-    Instant::ZERO + ms(millis)
-}
+use orrery_sim::{ms, Context, Instant, NodeApi, NodeId, Process, Storage, World};
 
 /// A world of `nodes` (node i runs `nodes[i]`), 1 ms fixed latency, recording on.
 /// Builds a node's process at boot and at every restart.
@@ -48,20 +38,6 @@ fn world_of(seed: u64, nodes: Vec<Make>) -> World<Msg> {
 
 fn boxed(make: impl Fn() -> Box<dyn Process<Msg>> + 'static) -> Make {
     Box::new(make)
-}
-
-/// The user records of `kind` as (time, node, first field's value).
-fn records(world: &World<Msg>, kind: &str) -> Vec<(Instant, Option<NodeId>, String)> {
-    world
-        .trace()
-        .records()
-        .iter()
-        .filter(|r| r.kind == kind)
-        .map(|r: &Record| {
-            let value = r.fields.first().map_or(String::new(), |(_, v)| v.to_string());
-            (r.time, r.node, value)
-        })
-        .collect()
 }
 
 /// A callback-style pong server.
@@ -159,9 +135,7 @@ fn crash_mid_await_drops_the_task_and_its_pending_timers() {
     world.run_for(ms(20));
     world.control().restart(N0);
     world.run_for(ms(400));
-    let timers: Vec<Instant> =
-        world.trace().records().iter().filter(|r| r.kind == "timer").map(|r| r.time).collect();
-    assert_eq!(timers, [at(260)], "only the new incarnation's timer fired");
+    assert_eq!(timers_of(&world, N0), [at(260)], "only the new incarnation's timer fired");
     assert_eq!(records(&world, "woke"), [(at(260), Some(N0), "1".to_string())]);
     assert_eq!(
         records(&world, "sleeping"),
@@ -317,6 +291,82 @@ fn select_between_a_timeout_and_a_message_is_deterministic() {
     assert_eq!(branches, ["message", "timeout"]);
 }
 
+/// Answers `Ping(n)` with `Pong(n)` after `n` ms, each from a task of its own.
+async fn slow_pong_server(node: Node<Msg>) {
+    loop {
+        let (from, message) = node.recv().await;
+        if let Msg::Ping(n) = message {
+            let replier = node.clone();
+            let _reply = node.spawn("reply", async move {
+                replier.sleep(ms(n)).await;
+                replier.send(from, Msg::Pong(n));
+            });
+        }
+    }
+}
+
+// Proves `timeout` bounds a future on the node's clock: a late answer is `Elapsed` exactly at
+// the deadline and stays in the mailbox for the next receive (the bounded receive was dropped
+// with its registration), an answer in time is `Ok` and cancels the deadline's timer, and with
+// the answer and the deadline both ready in one poll the answer wins (biased to the future).
+// `sleep_until` a passed instant is ready at once, without a timer.
+#[test]
+fn timeouts_end_at_the_deadline_and_favour_the_future() {
+    let mut world = World::<Msg>::builder(1)
+        .link_default(fixed(1))
+        .record(true)
+        .process("n0", |_| AsyncNode::new(slow_pong_server))
+        .process("n1", |_| {
+            AsyncNode::new(|node: Node<Msg>| async move {
+                let pong =
+                    |want| node.recv_map(move |_, m| (*m == Msg::Pong(want)).then_some(want));
+                let outcome = |result: Result<u64, Elapsed>| format!("{result:?}");
+                // Late: the pong takes 8 + 2 ms, the deadline is 5 ms.
+                node.send(N0, Msg::Ping(8));
+                let late = node.timeout(ms(5), pong(8)).await;
+                node.record("late", &[("outcome", outcome(late).as_str().into())]);
+                let (_, kept) = node.recv().await;
+                node.record("kept", &[("message", format!("{kept:?}").as_str().into())]);
+                // In time: 1 + 2 ms against 5 ms.
+                node.send(N0, Msg::Ping(1));
+                let in_time = node.timeout(ms(5), pong(1)).await;
+                node.record("in_time", &[("outcome", outcome(in_time).as_str().into())]);
+                // Both ready in one poll: the pong already waits, the deadline is now.
+                node.send(N0, Msg::Ping(0));
+                node.sleep(ms(10)).await;
+                let tie = node.timeout(ms(0), pong(0)).await;
+                node.record("tie", &[("outcome", outcome(tie).as_str().into())]);
+                let never = node.timeout(ms(0), futures::future::pending::<u64>()).await;
+                node.record("never", &[("outcome", outcome(never).as_str().into())]);
+                node.sleep_until(Instant::ZERO + ms(1)).await;
+                node.record("passed", &[]);
+                node.sleep_until(node.now() + ms(4)).await;
+                node.record("until", &[]);
+            })
+        })
+        .build();
+    world.run_for(ms(100));
+    let line = |kind: &str| records(&world, kind).into_iter().map(|(t, _, v)| (t, v)).collect();
+    let expect = |t: u64, value: &str| vec![(at(t), value.to_string())];
+    let lines: Vec<Vec<(Instant, String)>> =
+        ["late", "kept", "in_time", "tie", "never", "passed", "until"].map(line).into();
+    assert_eq!(
+        lines,
+        [
+            expect(5, "Err(Elapsed)"),
+            expect(10, "Pong(8)"),
+            expect(13, "Ok(1)"),
+            expect(23, "Ok(0)"),
+            expect(23, "Err(Elapsed)"),
+            expect(23, ""),
+            expect(27, ""),
+        ]
+    );
+    // n1's timers: the late deadline (5), the 10 ms sleep (23) and sleep_until (27); the
+    // in-time deadline (15) was cancelled, and zero timeouts and passed instants set none.
+    assert_eq!(timers_of(&world, N1), [at(5), at(23), at(27)]);
+}
+
 // Proves the futures crate's channels and combinators work between tasks of one node:
 // mpsc, oneshot, join!, FuturesUnordered (completing in deadline order), future::select.
 #[test]
@@ -433,9 +483,7 @@ fn join_handles_return_outputs_and_abort_drops_tasks() {
     assert_eq!(node.tasks_alive(), 0);
     assert_eq!(records(&world, "task_abort"), [(at(3), Some(N1), "2".to_string())]);
     assert!(world.endpoint(N0).drain().is_empty(), "the aborted task never sent");
-    let timers: Vec<Instant> =
-        world.trace().records().iter().filter(|r| r.kind == "timer").map(|r| r.time).collect();
-    assert_eq!(timers, [at(3)], "the aborted task's timer was cancelled");
+    assert_eq!(timers_of(&world, N1), [at(3)], "the aborted task's timer was cancelled");
 }
 
 // Proves per-sender, per-kind and typed receives take only what they accept, in delivery
@@ -498,107 +546,6 @@ fn disk_operations_complete_after_the_disk_latency() {
     assert_eq!(*node.state(), [expected]);
 }
 
-/// Three tasks wait on oneshots; main fires them in `order`. Nothing else differs.
-fn wake_order_world(order: [usize; 3]) -> World<Msg> {
-    World::<Msg>::builder(1)
-        .process("n0", move |_| {
-            AsyncNode::new(move |node: Node<Msg>| async move {
-                let mut senders = Vec::new();
-                for _ in 0..3 {
-                    let (sender, receiver) = oneshot::channel::<()>();
-                    senders.push(Some(sender));
-                    let _waiter = node.spawn("waiter", async move {
-                        let _ = receiver.await;
-                        futures::future::pending::<()>().await;
-                    });
-                }
-                node.sleep(ms(1)).await;
-                for i in order {
-                    if let Some(sender) = senders[i].take() {
-                        let _ = sender.send(());
-                    }
-                }
-                futures::future::pending::<()>().await;
-            })
-        })
-        .build()
-}
-
-// Proves the fingerprint covers the polling order: two runs whose effects and records are
-// identical but whose tasks are polled in different orders have different fingerprints.
-#[test]
-fn the_polling_order_is_in_the_fingerprint() {
-    let fingerprint = |order| {
-        let mut world = wake_order_world(order);
-        world.trace_mut().enable_recording();
-        world.run_for(ms(5));
-        (world.fingerprint(), world.trace().render())
-    };
-    let (forward, forward_trace) = fingerprint([0, 1, 2]);
-    let (backward, backward_trace) = fingerprint([2, 1, 0]);
-    assert_eq!(forward_trace, backward_trace, "the same trace lines");
-    assert_ne!(forward, backward, "a different polling order");
-    assert_eq!(forward, fingerprint([0, 1, 2]).0);
-}
-
-// Proves a task that never waits on the world is reported as a hang naming the node and the
-// task (a trace record, then a panic), instead of spinning until the wall-clock watchdog.
-#[test]
-fn a_task_that_never_yields_is_a_hang_naming_the_node() {
-    let mut world = World::<Msg>::builder(1)
-        .record(true)
-        .endpoints(1)
-        .process("n1", |_| {
-            AsyncNode::new(|node: Node<Msg>| async move {
-                node.sleep(ms(2)).await;
-                let spinner = node.clone();
-                let _spinner = node.spawn("spinner", async move {
-                    loop {
-                        spinner.yield_now().await;
-                    }
-                });
-            })
-        })
-        .build();
-    let panic = catch_unwind(AssertUnwindSafe(|| world.run_for(ms(10)))).expect_err("a hang");
-    let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
-    assert!(
-        message
-            .starts_with("hang: n1 polled its tasks 1000000 times in one callback at 0.002000000"),
-        "{message}"
-    );
-    let hang = records(&world, "task_hang");
-    assert_eq!(hang, [(at(2), Some(N1), "1".to_string())]);
-    assert!(message.contains("was about to poll task 1 `spinner` again"), "{message}");
-    assert_eq!(POLLS_PER_CALLBACK_MAX, 1_000_000);
-}
-
-// Proves a mailbox is bounded: a message that finds it full is dropped and traced.
-#[test]
-fn the_mailbox_is_bounded() {
-    let mut world = World::<Msg>::builder(1)
-        .link_default(fixed(1))
-        .record(true)
-        .endpoints(1)
-        .process("n1", |_| {
-            AsyncNode::new(|node: Node<Msg>| async move {
-                node.sleep(ms(10)).await;
-                while let Some((_, message)) = node.try_recv() {
-                    node.record("got", &[("message", format!("{message:?}").as_str().into())]);
-                }
-            })
-            .mailbox_capacity(2)
-        })
-        .build();
-    for n in 0..3 {
-        world.endpoint(N0).send(N1, Msg::Note(n)).expect("sent");
-    }
-    world.run_for(ms(20));
-    let got: Vec<String> = records(&world, "got").into_iter().map(|(_, _, m)| m).collect();
-    assert_eq!(got, ["Note(0)", "Note(1)"]);
-    assert_eq!(records(&world, "mailbox_full"), [(at(1), Some(N1), "n0".to_string())]);
-}
-
 // Proves `exit` in a task ends the node's process: no task runs again, nothing more of the
 // callback takes effect, and the node is down with its exit code.
 #[test]
@@ -621,141 +568,4 @@ fn exit_in_a_task_ends_the_process() {
     world.run_for(ms(10));
     assert_eq!(world.down_reason(N1), Some(&orrery_sim::DownReason::Exited(3)));
     assert!(world.endpoint(N0).drain().is_empty());
-}
-
-// Proves using a node's handle outside its callbacks fails loudly and says why.
-#[test]
-fn a_handle_used_outside_a_callback_says_so() {
-    let stolen: Rc<RefCell<Option<Node<Msg>>>> = Rc::default();
-    let thief = stolen.clone();
-    let mut world = World::<Msg>::builder(1)
-        .process("n0", move |_| {
-            let thief = thief.clone();
-            AsyncNode::new(move |node: Node<Msg>| async move {
-                *thief.borrow_mut() = Some(node);
-            })
-        })
-        .build();
-    world.run_for(ms(1));
-    let node = stolen.borrow().clone().expect("the handle escaped");
-    let panic = catch_unwind(AssertUnwindSafe(|| node.now())).expect_err("no authority");
-    let message = panic.downcast_ref::<&str>().copied().unwrap_or_default();
-    assert!(message.contains("outside its node's callbacks"), "{message}");
-}
-
-/// A future that hands its waker to `slot` and never finishes.
-struct StealWaker(Rc<RefCell<Option<std::task::Waker>>>);
-impl std::future::Future for StealWaker {
-    type Output = ();
-    fn poll(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<()> {
-        *self.0.borrow_mut() = Some(cx.waker().clone());
-        std::task::Poll::Pending
-    }
-}
-
-fn waker_world(slot: Rc<RefCell<Option<std::task::Waker>>>) -> World<Msg> {
-    World::<Msg>::builder(1)
-        .endpoints(2)
-        .process("n2", move |_| {
-            let slot = slot.clone();
-            AsyncNode::new(move |_node: Node<Msg>| StealWaker(slot))
-        })
-        .build()
-}
-
-// Proves a waker fired from another thread is a clear panic naming the node (debug builds).
-#[cfg(debug_assertions)]
-#[test]
-fn a_waker_fired_from_another_thread_panics() {
-    let slot = Rc::default();
-    let mut world = waker_world(Rc::clone(&slot));
-    world.run_for(ms(1));
-    let waker = slot.borrow_mut().take().expect("the task waits");
-    let panic = std::thread::spawn(move || waker.wake()).join().expect_err("a panic");
-    let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
-    assert!(message.starts_with("a waker of a task of n2 fired from another thread"), "{message}");
-}
-
-// Proves a waker fired between callbacks (from outside the world on its own thread) is a
-// clear panic naming the node (debug builds).
-#[cfg(debug_assertions)]
-#[test]
-fn a_waker_fired_outside_the_callbacks_panics() {
-    let slot = Rc::default();
-    let mut world = waker_world(Rc::clone(&slot));
-    world.run_for(ms(1));
-    let waker = slot.borrow_mut().take().expect("the task waits");
-    let panic = catch_unwind(AssertUnwindSafe(|| waker.wake_by_ref())).expect_err("a panic");
-    let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
-    assert!(message.starts_with("a waker of a task of n2 fired outside the node's callbacks"));
-    drop(world);
-    // Once the node is gone, its wakers do nothing.
-    waker.wake();
-}
-
-// Proves a task's random draws come from its node's own stream: two nodes draw differently,
-// a seed replays its draws, and an async node draws what a callback node draws.
-#[test]
-fn tasks_draw_from_their_nodes_streams() {
-    let draws = |seed| {
-        let mut world = World::<Msg>::builder(seed)
-            .processes(2, |_| {
-                AsyncNode::with_state(0u64, |node: Node<Msg>, out| async move {
-                    *out.borrow_mut() = node.with_rng(|rng| rng.next_u64());
-                })
-            })
-            .build();
-        world.run_for(ms(1));
-        let draw = |n| *world.process::<AsyncNode<Msg, u64>>(n).expect("async").state();
-        (draw(N0), draw(N1))
-    };
-    let (a, b) = draws(1);
-    assert_ne!(a, b);
-    assert_eq!(draws(1), (a, b));
-    assert_ne!(draws(2), (a, b));
-    // The same draw a callback process gets from the same stream.
-    struct Draw(u64);
-    impl Process<Msg> for Draw {
-        fn on_start(&mut self, ctx: &mut Context<Msg>) {
-            self.0 = ctx.rng().next_u64();
-        }
-        fn on_message(&mut self, _: &mut Context<Msg>, _: NodeId, _: Msg) {}
-    }
-    let mut world = World::<Msg>::builder(1).processes(1, |_| Draw(0)).build();
-    world.run_for(ms(1));
-    assert_eq!(world.process::<Draw>(N0).map(|d| d.0), Some(a));
-}
-
-// Proves why `futures::select!` is forbidden in simulated code (clippy.toml): with both
-// branches ready it picks from a thread-local generator, so two runs of the same seed on one
-// thread pick differently, while `select_biased!` always picks the branch written first.
-#[test]
-#[allow(clippy::disallowed_macros)]
-fn futures_select_is_not_deterministic_and_select_biased_is() {
-    let picks = |biased: bool| {
-        let mut world = World::<Msg>::builder(1)
-            .process("n0", move |_| {
-                AsyncNode::with_state(Vec::<u8>::new(), move |_node: Node<Msg>, picks| async move {
-                    for _ in 0..64 {
-                        let mut a = futures::future::ready(0u8);
-                        let mut b = futures::future::ready(1u8);
-                        let pick = match biased {
-                            true => futures::select_biased! { x = a => x, y = b => y },
-                            false => futures::select! { x = a => x, y = b => y },
-                        };
-                        picks.borrow_mut().push(pick);
-                    }
-                })
-            })
-            .build();
-        world.run_for(ms(1));
-        let node = world.process::<AsyncNode<Msg, Vec<u8>>>(N0).expect("async node");
-        let picks = node.state().clone();
-        picks
-    };
-    assert_ne!(picks(false), picks(false), "the same seed, two different runs");
-    assert_eq!(picks(true), vec![0; 64]);
 }
