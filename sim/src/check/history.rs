@@ -66,6 +66,10 @@ pub enum Function {
     Get,
     Put,
     Append,
+    Add,
+    Enqueue,
+    Dequeue,
+    Generate,
     Other(Box<str>),
 }
 
@@ -184,6 +188,10 @@ impl Function {
             "get" => Function::Get,
             "put" => Function::Put,
             "append" => Function::Append,
+            "add" => Function::Add,
+            "enqueue" => Function::Enqueue,
+            "dequeue" => Function::Dequeue,
+            "generate" => Function::Generate,
             other => Function::Other(other.into()),
         }
     }
@@ -197,6 +205,10 @@ impl Function {
             Function::Get => "get",
             Function::Put => "put",
             Function::Append => "append",
+            Function::Add => "add",
+            Function::Enqueue => "enqueue",
+            Function::Dequeue => "dequeue",
+            Function::Generate => "generate",
             Function::Other(name) => name,
         }
     }

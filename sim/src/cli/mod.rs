@@ -134,15 +134,31 @@ enum Command {
         #[arg(long, env = "ORRERY_JSON")]
         json: bool,
     },
-    /// Check an EDN (Jepsen) history for linearizability.
+    /// Check a history (Jepsen EDN, JSON lines, porcupine's formats) for linearizability.
+    /// Exit code 0 linearizable, 1 not, 3 unknown (the step budget ran out), 2 bad input.
     CheckHistory {
-        /// register | cas-register | kv
+        /// register | cas-register | kv | set | queue | counter | unique-ids
         #[arg(long)]
         model: String,
+        /// The history file; `-` reads stdin.
         file: PathBuf,
+        /// edn | jsonl | porcupine-etcd | porcupine-kv (default: recognised from the file).
+        #[arg(long)]
+        format: Option<String>,
+        /// The value before any write, as EDN (`nil`, `""`, `0`); default: the model's, or the
+        /// format's (porcupine-kv: `""`).
+        #[arg(long)]
+        initial: Option<String>,
+        /// How a read of a key never written (or an empty dequeue) is written, as EDN;
+        /// default: the initial value (queue: nil).
+        #[arg(long)]
+        missing: Option<String>,
         /// Search step budget; exhausting it gives "unknown".
         #[arg(long, default_value_t = STEPS_MAX_DEFAULT)]
         steps_max: u64,
+        /// Print the time spent reading and checking (wall and CPU) to stderr.
+        #[arg(long)]
+        timings: bool,
     },
 }
 
@@ -150,6 +166,8 @@ enum Command {
 enum Status {
     Passed,
     Failed,
+    /// A check could not decide (a linearizability search ran out of budget): exit 3.
+    Unknown,
     BadInput(String),
     /// Bad input whose message is already rendered (scenario errors, compiler style).
     BadInputRendered(String),
@@ -160,6 +178,7 @@ impl From<Status> for ExitCode {
         match status {
             Status::Passed => ExitCode::SUCCESS,
             Status::Failed => ExitCode::from(1),
+            Status::Unknown => ExitCode::from(3),
             Status::BadInput(message) => {
                 eprintln!("error: {message}");
                 ExitCode::from(2)
@@ -174,6 +193,7 @@ impl From<Status> for ExitCode {
 
 /// Runs the command line with the given workloads.
 pub fn main(registry: Registry) -> ExitCode {
+    quiet_on_closed_stdout();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
@@ -230,7 +250,7 @@ pub fn main(registry: Registry) -> ExitCode {
                 };
                 match run::run_scenario(&path, &registry, options, &request) {
                     Status::Passed => {}
-                    Status::Failed => worst = Status::Failed,
+                    Status::Failed | Status::Unknown => worst = Status::Failed,
                     bad @ (Status::BadInput(_) | Status::BadInputRendered(_)) => return bad.into(),
                 }
             }
@@ -248,9 +268,30 @@ pub fn main(registry: Registry) -> ExitCode {
         }
         Command::List { folder } => list::list(&registry, &folder).into(),
         Command::Merge { outputs, json } => merge::merge(&outputs, json).into(),
-        Command::CheckHistory { model, file, steps_max } => {
-            history::check_history(&model, &file, steps_max).into()
+        Command::CheckHistory { model, file, format, initial, missing, steps_max, timings } => {
+            let request = history::HistoryRequest {
+                model,
+                file,
+                format,
+                initial,
+                missing,
+                steps_max,
+                timings,
+            };
+            history::check_history(&request).into()
         }
+    }
+}
+
+/// A closed stdout (`orrery ... | head`) ends the process quietly, as it does `cat`: Rust
+/// ignores SIGPIPE and makes every later `println!` panic instead, so the default disposition
+/// is restored before anything is written.
+fn quiet_on_closed_stdout() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to the default has no preconditions, and no other
+    // thread exists yet to race with.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
