@@ -385,7 +385,7 @@ impl Model for BuiltinModel {
         }
         let values = lock(&self.values);
         let value = |id: ValueId| (id != NO_KEY).then(|| values.get(id));
-        let mut partitions: Vec<((Option<&Value>, Option<&Value>), Vec<usize>)> = groups
+        let mut partitions: Vec<(PartitionKey<'_>, Vec<usize>)> = groups
             .into_iter()
             // An id returned once is linearizable on its own: only repeats need a search.
             .filter(|(_, operations)| !unique_ids || operations.len() > 1)
@@ -452,6 +452,9 @@ impl Model for BuiltinModel {
         }
     }
 }
+
+/// What orders partitions: the key (if any), then the id returned (for unique ids).
+type PartitionKey<'a> = (Option<&'a Value>, Option<&'a Value>);
 
 /// `base` with `suffix` appended: text to text (`nil` is the empty text), or an element to a
 /// vector (`nil` is the empty vector).

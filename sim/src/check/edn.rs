@@ -14,6 +14,7 @@ use std::fmt;
 
 use super::format::{ReadError, ReadErrorKind};
 use super::source::{Cursor, Stop};
+use super::values::{ValueId, ValueTable, NIL};
 
 /// How deep collections may nest before the reader refuses the input. Histories nest about
 /// four levels; the bound exists so that `[[[[…` cannot exhaust the stack.
@@ -180,8 +181,6 @@ impl fmt::Display for Value {
         }
     }
 }
-
-/// Reads every top-level value of an EDN document, with the position where each starts.
 
 /// Reads every top-level value of an EDN document, with the position where each starts.
 pub fn read_values(text: &[u8]) -> Result<Vec<(Position, Value)>, ReadError> {
@@ -508,16 +507,77 @@ pub(super) fn parse_string(cursor: &mut Cursor<'_>) -> Result<Box<str>, Stop> {
 /// The characters of a symbol, keyword name or number, borrowed from the input. A token that
 /// reaches the end of the window may go on: then more input is needed.
 pub(super) fn read_token<'a>(cursor: &mut Cursor<'a>) -> Result<&'a str, Stop> {
+    let token = read_token_bytes(cursor)?;
+    // Token bytes are ASCII or whole UTF-8 sequences of validated input.
+    Ok(std::str::from_utf8(token).unwrap_or(""))
+}
+
+/// [`read_token`] as bytes, for callers that match it against ASCII names.
+#[inline]
+pub(super) fn read_token_bytes<'a>(cursor: &mut Cursor<'a>) -> Result<&'a [u8], Stop> {
     let start = cursor.offset;
-    while cursor.peek().is_some_and(is_token_byte) {
-        cursor.bump();
-    }
-    if cursor.offset == cursor.bytes.len() && cursor.may_grow() {
+    let bytes: &'a [u8] = cursor.bytes;
+    let length = bytes[start..].iter().take_while(|&&byte| is_token_byte(byte)).count();
+    cursor.offset = start + length;
+    if cursor.offset == bytes.len() && cursor.may_grow() {
         return Err(Stop::Incomplete);
     }
-    // Token bytes are ASCII or whole UTF-8 sequences of validated input.
-    let bytes: &'a [u8] = cursor.bytes;
-    Ok(std::str::from_utf8(&bytes[start..cursor.offset]).unwrap_or(""))
+    Ok(&bytes[start..cursor.offset])
+}
+
+/// Reads one value at the cursor straight into `values`: strings without escapes, integers and
+/// `nil` are interned without building a [`Value`]; anything else is read as a value first.
+pub(super) fn parse_interned(
+    cursor: &mut Cursor<'_>,
+    values: &mut ValueTable,
+    depth: usize,
+) -> Result<ValueId, Stop> {
+    let bytes = cursor.bytes;
+    let start = cursor.offset;
+    match cursor.peek() {
+        Some(b'"') => {
+            let body = &bytes[start + 1..];
+            let end = body.iter().position(|&byte| matches!(byte, b'"' | b'\\' | b'\n'));
+            if let Some(end) = end {
+                if body[end] == b'"' {
+                    // The window is UTF-8 and the string ends at an ASCII quote.
+                    if let Ok(text) = std::str::from_utf8(&body[..end]) {
+                        cursor.offset = start + end + 2;
+                        return Ok(values.intern_str(text));
+                    }
+                }
+            }
+        }
+        Some(byte) if byte.is_ascii_digit() || byte == b'-' || byte == b'n' => {
+            let token = read_token_bytes(cursor)?;
+            if token == b"nil" {
+                return Ok(NIL);
+            }
+            if let Some(integer) = parse_integer(token) {
+                return Ok(values.intern_owned(Value::Int(integer)));
+            }
+            cursor.offset = start;
+        }
+        _ => {}
+    }
+    let value = parse_value(cursor, depth)?;
+    Ok(values.intern_owned(value))
+}
+
+/// A plain decimal integer (no suffix), if the token is one that fits an `i64`.
+#[inline]
+pub(super) fn parse_integer(token: &[u8]) -> Option<i64> {
+    let (negative, digits) = match token {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, token),
+    };
+    if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
+        // Longer numbers (and suffixed ones) take the general path, which checks overflow.
+        return None;
+    }
+    let magnitude = digits.iter().fold(0i64, |total, &digit| total * 10 + i64::from(digit - b'0'));
+    Some(if negative { -magnitude } else { magnitude })
 }
 
 fn write_string(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
@@ -553,28 +613,42 @@ fn write_sequence(
 }
 
 /// One event of the input, decoded from its map but not yet paired.
+/// Which bytes may be part of a symbol, keyword name or number: ASCII letters and digits, the
+/// punctuation EDN allows, and every byte of a non-ASCII character.
+const TOKEN_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] = b.is_ascii_alphanumeric()
+            || b >= 0x80
+            || matches!(
+                b,
+                b'.' | b'*'
+                    | b'+'
+                    | b'!'
+                    | b'-'
+                    | b'_'
+                    | b'?'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'='
+                    | b'<'
+                    | b'>'
+                    | b'/'
+                    | b'\''
+                    | b':'
+                    | b'#'
+            );
+        byte += 1;
+    }
+    table
+};
+
+#[inline]
 fn is_token_byte(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric()
-        || byte >= 0x80
-        || matches!(
-            byte,
-            b'.' | b'*'
-                | b'+'
-                | b'!'
-                | b'-'
-                | b'_'
-                | b'?'
-                | b'$'
-                | b'%'
-                | b'&'
-                | b'='
-                | b'<'
-                | b'>'
-                | b'/'
-                | b'\''
-                | b':'
-                | b'#'
-        )
+    TOKEN_BYTES[byte as usize]
 }
 
 /// The value a bare token stands for: `nil`, a boolean, a number or a symbol. `None` for a
@@ -691,7 +765,7 @@ mod tests {
         let text = "{:a [1 2.5 \"x\\ny\" #{:k} (s)] :b ##Inf :c \\newline}";
         let whole = read_values(text.as_bytes()).expect("reads");
         for cut in 1..text.len() {
-            let mut cursor = Cursor::partial(text[..cut].as_bytes());
+            let mut cursor = Cursor::partial(&text.as_bytes()[..cut]);
             let result = parse_value(&mut cursor, 0);
             assert!(matches!(result, Err(Stop::Incomplete)), "cut at {cut}: {result:?}");
         }

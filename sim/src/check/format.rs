@@ -4,8 +4,8 @@
 //! - `edn`: Jepsen's EDN history, one event map per line or one vector of maps (`jepsen`);
 //! - `jsonl`: Orrery's JSON lines, one event object per line, the same fields by the same
 //!   names (`jsonl`);
-//! - `porcupine-etcd`: the Jepsen etcd logs of porcupine's test data, `INFO  jepsen.util -
-//!   3	:invoke	:read	nil` (`porcupine`);
+//! - `porcupine-etcd`: the Jepsen etcd logs of porcupine's test data, `INFO  jepsen.util - 3`
+//!   then tab-separated `:invoke :read nil` (`porcupine`);
 //! - `porcupine-kv`: porcupine's key-value test histories. Their syntax is EDN without `:time`,
 //!   so the format differs from `edn` only in its conventions: porcupine's kv model holds `""`
 //!   in a key never written.

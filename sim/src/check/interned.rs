@@ -66,9 +66,10 @@ pub(super) struct Event {
     pub(super) kind: EventKind,
     pub(super) process: u64,
     pub(super) function: Function,
-    /// A separate key field, if the event has one.
-    pub(super) key: Option<Value>,
-    pub(super) value: Value,
+    /// A separate key field, if the event has one, interned in the builder's table.
+    pub(super) key: Option<ValueId>,
+    /// The value, interned in the builder's table.
+    pub(super) value: ValueId,
     /// `None` when the event has no time; then every event's time is its place in the file.
     pub(super) time: Option<u64>,
 }
@@ -178,7 +179,7 @@ impl InternedHistory {
 pub(super) struct Builder {
     history: InternedHistory,
     /// Per process, its open operation and when it was invoked.
-    open: BTreeMap<u64, (u32, u64)>,
+    open: OpenOperations,
     events_total: u64,
     times_from_order: Option<bool>,
     any_key_field: bool,
@@ -192,7 +193,7 @@ impl Builder {
     pub(super) fn new() -> Builder {
         Builder {
             history: InternedHistory::default(),
-            open: BTreeMap::new(),
+            open: OpenOperations::default(),
             events_total: 0,
             times_from_order: None,
             any_key_field: false,
@@ -213,6 +214,11 @@ impl Builder {
         builder
     }
 
+    /// The table the events' values are interned in.
+    pub(super) fn values(&mut self) -> &mut ValueTable {
+        &mut self.history.values
+    }
+
     /// Adds the next event of the file.
     pub(super) fn push(&mut self, event: Event) -> Result<(), ReadError> {
         let error = |kind| ReadError { position: event.position, kind };
@@ -227,19 +233,17 @@ impl Builder {
         };
         self.events_total += 1;
         if event.kind == EventKind::Invoke {
-            if self.open.contains_key(&event.process) {
+            if self.open.get(event.process).is_some() {
                 return Err(error(ReadErrorKind::InvokeWhileOpen { process: event.process }));
             }
             self.any_key_field |= event.key.is_some();
-            self.all_invokes_pairs &= is_independent_pair(&event.function, &event.value);
+            self.all_invokes_pairs &=
+                is_independent_pair(&event.function, self.history.values.get(event.value));
             let index = self.history.operations.len();
             assert!(index < u32::MAX as usize, "more than 2^32 operations");
             let function = self.history.function_id(&event.function);
-            let key = match event.key {
-                Some(key) => self.history.values.intern_owned(key),
-                None => NO_KEY,
-            };
-            let input = self.history.values.intern_owned(event.value);
+            let key = event.key.unwrap_or(NO_KEY);
+            let input = event.value;
             self.history.operations.push(InternedOperation {
                 process: event.process,
                 invoke_time: time,
@@ -257,7 +261,7 @@ impl Builder {
             }
             return Ok(());
         }
-        let Some((index, invoke_time)) = self.open.remove(&event.process) else {
+        let Some((index, invoke_time)) = self.open.remove(event.process) else {
             return Err(error(ReadErrorKind::CompletionWithoutInvoke { process: event.process }));
         };
         if time < invoke_time {
@@ -270,7 +274,7 @@ impl Builder {
             EventKind::Info | EventKind::Invoke => CompletionKind::Info,
         };
         let output = match completion {
-            CompletionKind::Ok => self.history.values.intern_owned(event.value),
+            CompletionKind::Ok => event.value,
             _ => NIL,
         };
         let operation = &mut self.history.operations[index as usize];
@@ -327,6 +331,53 @@ impl Builder {
                 }
             }
         }
+    }
+}
+
+/// The open operation of each process: a vector for the small process numbers histories
+/// use, a map for any others.
+#[derive(Default)]
+struct OpenOperations {
+    /// Indexed by process: (operation index + 1, invoke time); 0 when none is open.
+    dense: Vec<(u32, u64)>,
+    sparse: BTreeMap<u64, (u32, u64)>,
+}
+
+/// Processes below this number are kept in the vector.
+const DENSE_PROCESSES: u64 = 1 << 16;
+
+impl OpenOperations {
+    fn get(&self, process: u64) -> Option<(u32, u64)> {
+        if process < DENSE_PROCESSES {
+            match self.dense.get(process as usize) {
+                Some(&(index, time)) if index > 0 => Some((index - 1, time)),
+                _ => None,
+            }
+        } else {
+            self.sparse.get(&process).copied()
+        }
+    }
+
+    fn insert(&mut self, process: u64, operation: (u32, u64)) {
+        if process < DENSE_PROCESSES {
+            let slot = process as usize;
+            if self.dense.len() <= slot {
+                self.dense.resize(slot + 1, (0, 0));
+            }
+            self.dense[slot] = (operation.0 + 1, operation.1);
+        } else {
+            self.sparse.insert(process, operation);
+        }
+    }
+
+    fn remove(&mut self, process: u64) -> Option<(u32, u64)> {
+        let open = self.get(process)?;
+        if process < DENSE_PROCESSES {
+            self.dense[process as usize] = (0, 0);
+        } else {
+            self.sparse.remove(&process);
+        }
+        Some(open)
     }
 }
 

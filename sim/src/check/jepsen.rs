@@ -10,13 +10,14 @@
 use std::io::Read;
 
 use super::edn::{
-    parse_keyword, parse_value, read_token, skip_whitespace, skip_whitespace_in_value, Position,
-    Value,
+    parse_integer, parse_interned, parse_keyword, parse_value, read_token_bytes, skip_whitespace,
+    skip_whitespace_in_value, unexpected, Position, Value,
 };
 use super::format::{read_with, Format, ReadError, ReadErrorKind};
 use super::history::{Completion, Function, History, KeyStyle};
 use super::interned::{Builder, Event, EventKind};
 use super::source::{Cursor, Source, Stop};
+use super::values::{ValueId, ValueTable, NIL};
 
 /// Reads a Jepsen history: one event map per line (any whitespace between maps works), or a
 /// single vector of event maps.
@@ -33,7 +34,8 @@ pub(super) fn read_events<R: Read>(
     builder.name_time_field(":time");
     let mut in_vector = false;
     loop {
-        match source.parse(|cursor| next_item(cursor, in_vector))? {
+        let values = builder.values();
+        match source.parse(|cursor| next_item(cursor, values, in_vector))? {
             Item::End => return Ok(()),
             Item::VectorOpen => in_vector = true,
             Item::VectorClose => in_vector = false,
@@ -53,7 +55,11 @@ enum Item {
     Event(Option<Event>),
 }
 
-fn next_item(cursor: &mut Cursor<'_>, in_vector: bool) -> Result<Item, Stop> {
+fn next_item(
+    cursor: &mut Cursor<'_>,
+    values: &mut ValueTable,
+    in_vector: bool,
+) -> Result<Item, Stop> {
     if !skip_whitespace(cursor)? {
         return if in_vector { Err(cursor.end("']'")) } else { Ok(Item::End) };
     }
@@ -73,7 +79,7 @@ fn next_item(cursor: &mut Cursor<'_>, in_vector: bool) -> Result<Item, Stop> {
             parse_value(cursor, 1)?;
             Ok(Item::Event(None))
         }
-        Some(b'{') => parse_event(cursor).map(Item::Event),
+        Some(b'{') => parse_event(cursor, values).map(Item::Event),
         _ => {
             let position = cursor.position();
             let value = parse_value(cursor, 1)?;
@@ -90,8 +96,8 @@ struct Fields {
     process: Option<Field<Option<u64>>>,
     function: Option<Field<Function>>,
     time: Option<Field<u64>>,
-    key: Option<Value>,
-    value: Option<Value>,
+    key: Option<ValueId>,
+    value: Option<ValueId>,
 }
 
 /// A field's value, or what it should have been.
@@ -101,7 +107,7 @@ enum Field<T> {
 }
 
 /// An event map at the cursor, taken apart without building it.
-fn parse_event(cursor: &mut Cursor<'_>) -> Result<Option<Event>, Stop> {
+fn parse_event(cursor: &mut Cursor<'_>, values: &mut ValueTable) -> Result<Option<Event>, Stop> {
     let start = cursor.offset;
     let position = cursor.position();
     cursor.bump();
@@ -124,18 +130,22 @@ fn parse_event(cursor: &mut Cursor<'_>) -> Result<Option<Event>, Stop> {
                 // A discard shifts keys and values: read the map as a value instead.
                 cursor.offset = start;
                 let map = parse_value(cursor, 0)?;
-                return decode_map(position, &map).map_err(Stop::Error);
+                return decode_map(position, &map, values).map_err(Stop::Error);
             }
             Some(b':') => {
-                let name = parse_keyword(cursor)?;
+                cursor.bump();
+                let name = read_token_bytes(cursor)?;
+                if name.is_empty() {
+                    return Err(unexpected(cursor));
+                }
                 value_follows(cursor, position)?;
                 match name {
-                    "type" => fields.kind = Some(parse_type(cursor)?),
-                    "process" => fields.process = Some(parse_process(cursor)?),
-                    "f" => fields.function = Some(parse_function(cursor)?),
-                    "time" => fields.time = Some(parse_time(cursor)?),
-                    "key" => fields.key = Some(parse_value(cursor, 1)?),
-                    "value" => fields.value = Some(parse_value(cursor, 1)?),
+                    b"type" => fields.kind = Some(parse_type(cursor)?),
+                    b"process" => fields.process = Some(parse_process(cursor)?),
+                    b"f" => fields.function = Some(parse_function(cursor)?),
+                    b"time" => fields.time = Some(parse_time(cursor)?),
+                    b"key" => fields.key = Some(parse_interned(cursor, values, 1)?),
+                    b"value" => fields.value = Some(parse_interned(cursor, values, 1)?),
                     _ => {
                         parse_value(cursor, 1)?;
                     }
@@ -191,6 +201,13 @@ fn parse_process(cursor: &mut Cursor<'_>) -> Result<Field<Option<u64>>, Stop> {
         parse_keyword(cursor)?;
         return Ok(Field::Valid(None));
     }
+    if cursor.peek().is_some_and(|byte| byte.is_ascii_digit()) {
+        let start = cursor.offset;
+        if let Some(process) = parse_integer(read_token_bytes(cursor)?) {
+            return Ok(Field::Valid(Some(process as u64)));
+        }
+        cursor.offset = start;
+    }
     Ok(match parse_value(cursor, 1)? {
         Value::Int(process) => match u64::try_from(process) {
             Ok(process) => Field::Valid(Some(process)),
@@ -210,15 +227,11 @@ fn parse_function(cursor: &mut Cursor<'_>) -> Result<Field<Function>, Stop> {
 
 fn parse_time(cursor: &mut Cursor<'_>) -> Result<Field<u64>, Stop> {
     if cursor.peek().is_some_and(|byte| byte.is_ascii_digit()) {
-        let token = read_token(cursor)?;
-        if let Ok(time) = token.parse() {
-            return Ok(Field::Valid(time));
+        let start = cursor.offset;
+        if let Some(time) = parse_integer(read_token_bytes(cursor)?) {
+            return Ok(Field::Valid(time as u64));
         }
-        if let Some(Value::Int(_)) = super::edn::token_value(token) {
-            return Ok(Field::Invalid("a non-negative integer"));
-        }
-        let kind = ReadErrorKind::InvalidNumber { token: token.to_string() };
-        return Err(cursor.error(kind));
+        cursor.offset = start;
     }
     Ok(match parse_value(cursor, 1)? {
         Value::Int(_) => Field::Invalid("a non-negative integer"),
@@ -258,13 +271,17 @@ fn fields_to_event(position: Position, fields: Fields) -> Result<Option<Event>, 
         process,
         function,
         key: fields.key,
-        value: fields.value.unwrap_or(Value::Nil),
+        value: fields.value.unwrap_or(NIL),
         time,
     }))
 }
 
 /// Decodes an event map read as a value (the slow path).
-fn decode_map(position: Position, map: &Value) -> Result<Option<Event>, ReadError> {
+fn decode_map(
+    position: Position,
+    map: &Value,
+    values: &mut ValueTable,
+) -> Result<Option<Event>, ReadError> {
     let Value::Map(entries) = map else {
         let kind = ReadErrorKind::EventNotAMap { expected: "a map", found: map.kind_name() };
         return Err(ReadError { position, kind });
@@ -303,8 +320,8 @@ fn decode_map(position: Position, map: &Value) -> Result<Option<Event>, ReadErro
                     _ => Field::Invalid("an integer"),
                 })
             }
-            Some("key") => fields.key = Some(value.clone()),
-            Some("value") => fields.value = Some(value.clone()),
+            Some("key") => fields.key = Some(values.intern(value)),
+            Some("value") => fields.value = Some(values.intern(value)),
             _ => {}
         }
     }

@@ -22,6 +22,7 @@ use super::history::{Completion, Function, History};
 use super::interned::{Builder, Event, EventKind};
 use super::jepsen::events_in_order;
 use super::source::{Cursor, Source, Stop};
+use super::values::{ValueTable, NIL};
 
 /// Reads every event of a JSON-lines history from `source` into `builder`.
 pub(super) fn read_events<R: Read>(
@@ -30,7 +31,8 @@ pub(super) fn read_events<R: Read>(
 ) -> Result<(), ReadError> {
     builder.name_time_field("\"time\"");
     loop {
-        match source.parse(next_line)? {
+        let values = builder.values();
+        match source.parse(|cursor| next_line(cursor, values))? {
             None => return Ok(()),
             Some(Some(event)) => builder.push(event)?,
             Some(None) => {}
@@ -39,7 +41,10 @@ pub(super) fn read_events<R: Read>(
 }
 
 /// The next line's event: `None` at the end, `Some(None)` for an event that is not a client's.
-fn next_line(cursor: &mut Cursor<'_>) -> Result<Option<Option<Event>>, Stop> {
+fn next_line(
+    cursor: &mut Cursor<'_>,
+    values: &mut ValueTable,
+) -> Result<Option<Option<Event>>, Stop> {
     loop {
         match cursor.peek() {
             Some(b'\n') => cursor.newline(),
@@ -78,10 +83,14 @@ fn next_line(cursor: &mut Cursor<'_>) -> Result<Option<Option<Event>>, Stop> {
     while cursor.offset < end {
         cursor.bump();
     }
-    decode(position, json).map(Some).map_err(Stop::Error)
+    decode(position, json, values).map(Some).map_err(Stop::Error)
 }
 
-fn decode(position: Position, json: serde_json::Value) -> Result<Option<Event>, ReadError> {
+fn decode(
+    position: Position,
+    json: serde_json::Value,
+    values: &mut ValueTable,
+) -> Result<Option<Event>, ReadError> {
     let error = |kind| ReadError { position, kind };
     let invalid = |field, expected| error(ReadErrorKind::InvalidField { field, expected });
     let serde_json::Value::Object(mut object) = json else {
@@ -123,8 +132,8 @@ fn decode(position: Position, json: serde_json::Value) -> Result<Option<Event>, 
         kind,
         process,
         function,
-        key: object.remove("key").map(from_json),
-        value: object.remove("value").map_or(Value::Nil, from_json),
+        key: object.remove("key").map(|key| values.intern_owned(from_json(key))),
+        value: object.remove("value").map_or(NIL, |value| values.intern_owned(from_json(value))),
         time,
     }))
 }

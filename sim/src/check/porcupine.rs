@@ -1,12 +1,13 @@
 //! porcupine's test-data formats: its Jepsen etcd logs, read as a stream, and writers for both
 //! of its formats so that porcupine can be run on the histories we generate.
 //!
-//! An etcd log is Jepsen's console log, one operation event per line:
+//! An etcd log is Jepsen's console log, one operation event per line (fields separated by
+//! tabs):
 //!
 //! ```text
-//! INFO  jepsen.util - 3	:invoke	:cas	[3 0]
-//! INFO  jepsen.util - 3	:fail	:cas	[3 0]
-//! INFO  jepsen.util - 1	:info	:write	:timed-out
+//! INFO  jepsen.util - 3    :invoke    :cas    [3 0]
+//! INFO  jepsen.util - 3    :fail    :cas    [3 0]
+//! INFO  jepsen.util - 1    :info    :write    :timed-out
 //! ```
 //!
 //! Lines of other loggers, and `jepsen.util` lines that are not an operation (their message
@@ -19,12 +20,13 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Read;
 
-use super::edn::{parse_keyword, parse_value, read_token, Value};
+use super::edn::{parse_interned, parse_keyword, read_token, Value};
 use super::format::{ReadError, ReadErrorKind};
 use super::history::{Completion, Function, History};
 use super::interned::{Builder, Event, EventKind};
 use super::jepsen::events_in_order;
 use super::source::{Cursor, Source, Stop};
+use super::values::ValueTable;
 
 /// Reads every operation event of a Jepsen etcd log from `source` into `builder`.
 pub(super) fn read_events<R: Read>(
@@ -32,7 +34,8 @@ pub(super) fn read_events<R: Read>(
     builder: &mut Builder,
 ) -> Result<(), ReadError> {
     loop {
-        match source.parse(next_line)? {
+        let values = builder.values();
+        match source.parse(|cursor| next_line(cursor, values))? {
             None => return Ok(()),
             Some(Some(event)) => builder.push(event)?,
             Some(None) => {}
@@ -41,7 +44,10 @@ pub(super) fn read_events<R: Read>(
 }
 
 /// The next line's event: `None` at the end, `Some(None)` for a line that is not an operation.
-fn next_line(cursor: &mut Cursor<'_>) -> Result<Option<Option<Event>>, Stop> {
+fn next_line(
+    cursor: &mut Cursor<'_>,
+    values: &mut ValueTable,
+) -> Result<Option<Option<Event>>, Stop> {
     loop {
         match cursor.peek() {
             Some(b'\n') => cursor.newline(),
@@ -59,7 +65,7 @@ fn next_line(cursor: &mut Cursor<'_>) -> Result<Option<Option<Event>>, Stop> {
         None => cursor.bytes.len(),
     };
     let mut line = cursor.until(end);
-    let event = parse_line(&mut line)?;
+    let event = parse_line(&mut line, values)?;
     // Whatever the line held after what was parsed is skipped with it.
     while line.offset < end {
         line.bump();
@@ -68,7 +74,7 @@ fn next_line(cursor: &mut Cursor<'_>) -> Result<Option<Option<Event>>, Stop> {
     Ok(Some(event))
 }
 
-fn parse_line(line: &mut Cursor<'_>) -> Result<Option<Event>, Stop> {
+fn parse_line(line: &mut Cursor<'_>, values: &mut ValueTable) -> Result<Option<Event>, Stop> {
     let position = line.position();
     read_word(line)?;
     skip_blanks(line);
@@ -110,7 +116,7 @@ fn parse_line(line: &mut Cursor<'_>) -> Result<Option<Event>, Stop> {
     if line.peek().is_none() {
         return Err(invalid(line, "the value is missing"));
     }
-    let value = parse_value(line, 1)?;
+    let value = parse_interned(line, values, 1)?;
     skip_blanks(line);
     if line.peek().is_some() {
         return Err(line.error(ReadErrorKind::TrailingText { after: "the value" }));

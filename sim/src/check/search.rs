@@ -153,7 +153,7 @@ impl<'a, M: Model> Search<'a, M> {
             if self.steps == steps_end {
                 return Progress::Paused;
             }
-            if self.steps % CANCEL_CHECK_INTERVAL == 0 && stop() {
+            if self.steps.is_multiple_of(CANCEL_CHECK_INTERVAL) && stop() {
                 return Progress::Paused;
             }
             self.steps += 1;
@@ -421,29 +421,38 @@ impl Bitset {
     }
 }
 
-/// One explored (linearized set, state) pair.
+/// One explored (linearized set, state) pair: 20 bytes for a four-byte state.
 struct CacheEntry<S> {
     state: S,
+    /// The high half of the pair's hash: rejects most mismatches without touching the window,
+    /// and places the entry again when the table grows.
+    tag: u32,
     low: u32,
+    window_start: u32,
     window_length: u32,
-    window_offset: usize,
 }
 
 /// The set of explored (linearized set, state) pairs: open addressing with linear probing over
-/// slots of (hash, entry index + 1), windows of the bitsets kept in one arena.
+/// slots holding entry index + 1, the windows of the bitsets kept in one arena. A search may
+/// insert tens of millions of pairs, so every byte per pair counts: a slot is four bytes.
 struct Cache<S> {
-    slots: Vec<(u64, u32)>,
+    slots: Vec<u32>,
     entries: Vec<CacheEntry<S>>,
     windows: Vec<u64>,
+    /// The slot of a hash is its top `64 - shift` bits.
     shift: u32,
 }
 
 const CACHE_SLOTS_INITIAL: usize = 1 << 8;
 
+/// How far behind the search's frontier (in bitset words of 64 operations) the cache keeps
+/// what it explored: 64 words, 4,096 operations.
+const CACHE_HORIZON_WORDS: usize = 64;
+
 impl<S: Clone + Eq> Cache<S> {
     fn new() -> Cache<S> {
         Cache {
-            slots: vec![(0, 0); CACHE_SLOTS_INITIAL],
+            slots: vec![0; CACHE_SLOTS_INITIAL],
             entries: Vec::new(),
             windows: Vec::new(),
             shift: 64 - CACHE_SLOTS_INITIAL.trailing_zeros(),
@@ -455,57 +464,89 @@ impl<S: Clone + Eq> Cache<S> {
     fn insert_if_absent(&mut self, hash: u64, state: &S, linearized: &Bitset) -> bool {
         // Multiply so that the slot, taken from the high bits, depends on every bit of the hash.
         let hash = hash.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let tag = (hash >> 32) as u32;
         let mask = self.slots.len() - 1;
         let window = linearized.window();
         let mut slot = (hash >> self.shift) as usize;
         loop {
-            let (slot_hash, index) = self.slots[slot];
+            let index = self.slots[slot];
             if index == 0 {
                 break;
             }
-            if slot_hash == hash {
-                let entry = &self.entries[index as usize - 1];
-                if entry.low as usize == linearized.low
-                    && entry.window_length as usize == window.len()
-                    && entry.state == *state
-                    && self.windows[entry.window_offset..entry.window_offset + window.len()]
-                        == *window
-                {
+            let entry = &self.entries[index as usize - 1];
+            if entry.tag == tag
+                && entry.low as usize == linearized.low
+                && entry.window_length as usize == window.len()
+                && entry.state == *state
+            {
+                let start = entry.window_start as usize;
+                if self.windows[start..start + window.len()] == *window {
                     return false;
                 }
             }
             slot = (slot + 1) & mask;
         }
         assert!(self.entries.len() < u32::MAX as usize - 1, "cache entries overflow u32");
+        assert!(
+            self.windows.len() + window.len() < u32::MAX as usize,
+            "cache windows overflow u32"
+        );
         self.entries.push(CacheEntry {
             state: state.clone(),
+            tag,
             low: linearized.low as u32,
+            window_start: self.windows.len() as u32,
             window_length: window.len() as u32,
-            window_offset: self.windows.len(),
         });
         self.windows.extend_from_slice(window);
-        self.slots[slot] = (hash, self.entries.len() as u32);
+        self.slots[slot] = self.entries.len() as u32;
         // Keep the load under a half so probe sequences stay short.
         if self.entries.len() * 2 > self.slots.len() {
-            self.grow();
+            self.forget_behind(linearized.low);
+            if self.entries.len() * 4 > self.slots.len() {
+                self.shift -= 1;
+            }
+            self.rebuild();
         }
         true
     }
 
-    fn grow(&mut self) {
-        let capacity = self.slots.len() * 2;
-        self.shift -= 1;
-        let mask = capacity - 1;
-        let mut slots = vec![(0u64, 0u32); capacity];
-        for &(hash, index) in &self.slots {
-            if index == 0 {
-                continue;
+    /// Forgets the pairs whose linearized set lies more than [`CACHE_HORIZON_WORDS`] words
+    /// behind `frontier` (the current set's first word that is not all ones). The search gets
+    /// back to them only by backtracking that far, and then merely explores again what it
+    /// forgot: the cache prunes, it never decides, so forgetting costs steps, not correctness.
+    /// That bounds the cache by the search's frontier instead of the history's length.
+    fn forget_behind(&mut self, frontier: usize) {
+        let horizon = frontier.saturating_sub(CACHE_HORIZON_WORDS) as u32;
+        if self.entries.first().is_none_or(|entry| entry.low >= horizon) {
+            return;
+        }
+        let mut windows = Vec::with_capacity(self.windows.len());
+        let old_windows = &self.windows;
+        self.entries.retain_mut(|entry| {
+            if entry.low < horizon {
+                return false;
             }
-            let mut slot = (hash >> self.shift) as usize;
-            while slots[slot].1 != 0 {
+            let start = entry.window_start as usize;
+            entry.window_start = windows.len() as u32;
+            windows.extend_from_slice(&old_windows[start..start + entry.window_length as usize]);
+            true
+        });
+        self.windows = windows;
+    }
+
+    /// Places every entry again, in a table of `2^(64 - shift)` slots.
+    fn rebuild(&mut self) {
+        assert!(self.shift >= 32, "a cache of more than 2^32 slots");
+        let capacity = 1usize << (64 - self.shift);
+        let mask = capacity - 1;
+        let mut slots = vec![0u32; capacity];
+        for (index, entry) in self.entries.iter().enumerate() {
+            let mut slot = (entry.tag >> (self.shift - 32)) as usize;
+            while slots[slot] != 0 {
                 slot = (slot + 1) & mask;
             }
-            slots[slot] = (hash, index);
+            slots[slot] = index as u32 + 1;
         }
         self.slots = slots;
     }

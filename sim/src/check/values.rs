@@ -80,6 +80,22 @@ impl ValueTable {
         }
     }
 
+    /// The id of the string `text`; the text is copied only the first time it is seen. The
+    /// same id as interning `Value::Str(text)`.
+    pub fn intern_str(&mut self, text: &str) -> ValueId {
+        let mut hasher = FxHasher::default();
+        // What `Value::Str`'s `Hash` writes: its kind's rank, then the text.
+        hasher.write_u8(STR_RANK);
+        text.hash(&mut hasher);
+        let hash = spread(hasher.finish());
+        let found =
+            self.find_by(hash, |value| matches!(value, Value::Str(known) if **known == *text));
+        match found {
+            Ok(id) => id,
+            Err(slot) => self.insert(slot, hash, Value::Str(text.into())),
+        }
+    }
+
     /// The value with id `id`.
     pub fn get(&self, id: ValueId) -> &Value {
         &self.values[id as usize]
@@ -111,12 +127,17 @@ impl ValueTable {
     }
 
     fn find(&self, hash: u64, value: &Value) -> Result<ValueId, usize> {
+        self.find_by(hash, |known| known == value)
+    }
+
+    #[inline]
+    fn find_by(&self, hash: u64, equal: impl Fn(&Value) -> bool) -> Result<ValueId, usize> {
         let mask = self.slots.len() - 1;
         let shift = 64 - self.slots.len().trailing_zeros();
         let mut slot = (hash >> shift) as usize;
         while self.slots[slot] != 0 {
             let id = self.slots[slot] - 1;
-            if self.hashes[id as usize] == hash && self.values[id as usize] == *value {
+            if self.hashes[id as usize] == hash && equal(&self.values[id as usize]) {
                 return Ok(id);
             }
             slot = (slot + 1) & mask;
@@ -152,11 +173,19 @@ impl ValueTable {
     }
 }
 
+/// The rank `Value`'s `Hash` writes first for a string.
+const STR_RANK: u8 = 4;
+
 fn hash_value(value: &Value) -> u64 {
     let mut hasher = FxHasher::default();
     value.hash(&mut hasher);
-    // Spread the hash so that the slot, taken from the high bits, depends on all of it.
-    hasher.finish().wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    spread(hasher.finish())
+}
+
+/// Spreads the hash so that the slot, taken from the high bits, depends on all of it.
+#[inline]
+fn spread(hash: u64) -> u64 {
+    hash.wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 #[cfg(test)]
@@ -176,6 +205,9 @@ mod tests {
             assert_eq!(table.get(id), &Value::Str(format!("v{i}").into()));
         }
         assert_eq!(table.len(), 1001);
+        assert_eq!(table.intern_str("v7"), ids[7]);
+        let fresh = table.intern_str("fresh");
+        assert_eq!(table.intern(&Value::Str("fresh".into())), fresh);
         let mut calls = 0;
         for _ in 0..3 {
             let result = table.derive(Derivation::Append, ids[0], ids[1], |_| {
