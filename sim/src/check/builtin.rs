@@ -460,13 +460,8 @@ type PartitionKey<'a> = (Option<&'a Value>, Option<&'a Value>);
 /// vector (`nil` is the empty vector).
 fn appended(values: &mut ValueTable, base: ValueId, suffix: ValueId) -> Option<ValueId> {
     let result = match (values.get(base), values.get(suffix)) {
-        (Value::Nil, Value::Str(suffix)) => Value::Str(suffix.clone()),
-        (Value::Str(base), Value::Str(suffix)) => {
-            let mut text = String::with_capacity(base.len() + suffix.len());
-            text.push_str(base);
-            text.push_str(suffix);
-            Value::Str(text.into())
-        }
+        (Value::Nil, Value::Str(_)) => return Some(suffix),
+        (Value::Str(_), Value::Str(_)) => return values.concatenate(base, suffix),
         (Value::Nil, element) => Value::Vector(vec![element.clone()]),
         (Value::Vector(items), element) => {
             let mut items = items.clone();
