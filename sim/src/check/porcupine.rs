@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Read;
 
-use super::edn::{parse_interned, parse_keyword, read_token, Value};
+use super::edn::{parse_interned, parse_keyword, read_token, Position, Value};
 use super::format::{ReadError, ReadErrorKind};
 use super::history::{Completion, Function, History};
 use super::interned::{Builder, Event, EventKind};
@@ -92,7 +92,10 @@ fn parse_line(line: &mut Cursor<'_>, values: &mut ValueTable) -> Result<Option<E
             let token = read_token(line)?;
             match token.parse::<u64>() {
                 Ok(process) => process,
-                Err(_) => return Err(invalid(line, "the process must be a non-negative integer")),
+                Err(_) => {
+                    let problem = "the process must be a non-negative integer";
+                    return Err(invalid(line.position(), problem));
+                }
             }
         }
         // `:nemesis` and other non-client processes.
@@ -100,21 +103,23 @@ fn parse_line(line: &mut Cursor<'_>, values: &mut ValueTable) -> Result<Option<E
         _ => return Ok(None),
     };
     skip_blanks(line);
+    let at = line.position();
     let kind = match keyword(line)? {
         Some("invoke") => EventKind::Invoke,
         Some("ok") => EventKind::Ok,
         Some("fail") => EventKind::Fail,
         Some("info") => EventKind::Info,
-        _ => return Err(invalid(line, "the type must be :invoke, :ok, :fail or :info")),
+        _ => return Err(invalid(at, "the type must be :invoke, :ok, :fail or :info")),
     };
     skip_blanks(line);
+    let at = line.position();
     let function = match keyword(line)? {
         Some(name) => Function::from_name(name),
-        None => return Err(invalid(line, "the function must be a keyword")),
+        None => return Err(invalid(at, "the function must be a keyword")),
     };
     skip_blanks(line);
     if line.peek().is_none() {
-        return Err(invalid(line, "the value is missing"));
+        return Err(invalid(line.position(), "the value is missing"));
     }
     let value = parse_interned(line, values, 1)?;
     skip_blanks(line);
@@ -124,8 +129,8 @@ fn parse_line(line: &mut Cursor<'_>, values: &mut ValueTable) -> Result<Option<E
     Ok(Some(Event { position, kind, process, function, key: None, value, time: None }))
 }
 
-fn invalid(line: &mut Cursor<'_>, problem: &'static str) -> Stop {
-    line.error(ReadErrorKind::InvalidLogLine { problem })
+fn invalid(position: Position, problem: &'static str) -> Stop {
+    Stop::Error(ReadError { position, kind: ReadErrorKind::InvalidLogLine { problem } })
 }
 
 fn keyword<'a>(line: &mut Cursor<'a>) -> Result<Option<&'a str>, Stop> {

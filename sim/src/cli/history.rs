@@ -63,7 +63,7 @@ fn run(request: &HistoryRequest) -> Result<Status, String> {
         .map_err(|error| format!("{name}:{error}"))?;
     let checked = checking.stop();
     println!("{report}");
-    println!("checked {operations} operations read as {format} against {spec}");
+    println!("read {operations} operations as {format}, checked against {spec}");
     if let Verdict::NotLinearizable(explanation) = &report.verdict {
         if spec.initial == Value::Nil && explanation.deadline.description.ends_with("-> \"\"") {
             println!(
@@ -75,6 +75,9 @@ fn run(request: &HistoryRequest) -> Result<Status, String> {
     if request.timings {
         eprintln!("read:  {read} ({operations} operations)");
         eprintln!("check: {checked}");
+        if let Some(peak) = peak_resident_kib() {
+            eprintln!("peak resident memory: {} KiB", peak);
+        }
     }
     Ok(match report.verdict {
         Verdict::Linearizable => Status::Passed,
@@ -129,6 +132,15 @@ impl std::fmt::Display for Elapsed {
             None => Ok(()),
         }
     }
+}
+
+/// The process's peak resident set (`VmHWM`), where the system says it: Linux's
+/// `/proc/self/status`. Unlike `getrusage`, it counts only this program's own memory, not what
+/// a large parent held when it spawned us.
+fn peak_resident_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    line.trim_start_matches("VmHWM:").trim().trim_end_matches("kB").trim().parse().ok()
 }
 
 /// The CPU time this process has used so far, all threads, user and system.
