@@ -178,9 +178,9 @@ fn first_line_then_close(args: &[&str]) -> (String, std::process::ExitStatus, St
     (line, output.status, String::from_utf8_lossy(&output.stderr).into_owned())
 }
 
-// Proves a stdout closed early (`orrery ... | head -1`) ends the process quietly, as it ends
-// `cat`: no panic, no exit code 101, for `run` (whose JSON lines outgrow the pipe) and
-// `check-history`, and for a pipe closed before anything was written.
+// Proves a stdout closed early (`orrery ... | head -1`) ends the process quietly: no panic, no
+// exit code 101, for `run` (whose JSON lines outgrow the pipe), `trace` and `check-history`;
+// and a pipe closed before anything was written gives the status of a SIGPIPE death (141).
 #[test]
 fn a_closed_stdout_is_a_quiet_exit() {
     let out = std::env::temp_dir().join(format!("orrery-sigpipe-{}", std::process::id()));
@@ -195,17 +195,21 @@ fn a_closed_stdout_is_a_quiet_exit() {
         assert_ne!(status.code(), Some(101), "{args:?} panicked:\n{stderr}");
         assert!(!stderr.contains("panicked"), "{args:?}:\n{stderr}");
     }
+    // The history comes on stdin, after stdout is closed, so nothing can be written before.
     let mut child = Command::new(env!("CARGO_BIN_EXE_orrery"))
-        .args(["check-history", "--model", "cas-register", "tests/fixtures/histories/etcd-bad.log"])
+        .args(["check-history", "--model", "cas-register", "-"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("the orrery binary runs");
     drop(child.stdout.take());
+    let history = std::fs::read(fixture("etcd-bad.log")).expect("fixture");
+    child.stdin.take().expect("stdin").write_all(&history).expect("written");
     let output = child.wait_with_output().expect("exits");
-    assert_ne!(output.status.code(), Some(101), "{}", String::from_utf8_lossy(&output.stderr));
-    assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"));
+    assert_eq!(output.status.code(), Some(141), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(output.stderr.is_empty(), "{}", String::from_utf8_lossy(&output.stderr));
     let _ = std::fs::remove_dir_all(&out);
 }
 

@@ -3,8 +3,9 @@
 //!
 //! Exit codes: 0 all passed (or an `expect: fail` scenario failed as expected), 1 a check
 //! failed (or an expected failure did not appear; for `diff`, the traces differ), 2 bad input
-//! or usage. Every flag of `run` has an `ORRERY_*` environment mirror. Wall-clock time is read
-//! here only to report speed.
+//! or usage, 3 a check could not decide (`check-history` ran out of its step budget), 141
+//! stdout was closed early (`orrery ... | head`), quietly. Every flag of `run` has an `ORRERY_*`
+//! environment mirror. Wall-clock time is read here only to report speed.
 
 mod args;
 mod history;
@@ -193,7 +194,6 @@ impl From<Status> for ExitCode {
 
 /// Runs the command line with the given workloads.
 pub fn main(registry: Registry) -> ExitCode {
-    quiet_on_closed_stdout();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
@@ -205,6 +205,7 @@ pub fn main(registry: Registry) -> ExitCode {
     // every one of them as well would bury the summary of a sweep where many seeds panic.
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        exit_quietly_if_output_closed(info);
         let on_seed_thread = std::thread::current()
             .name()
             .is_some_and(|name| name.starts_with(runner::SEED_THREAD_PREFIX));
@@ -283,17 +284,27 @@ pub fn main(registry: Registry) -> ExitCode {
     }
 }
 
-/// A closed stdout (`orrery ... | head`) ends the process quietly, as it does `cat`: Rust
-/// ignores SIGPIPE and makes every later `println!` panic instead, so the default disposition
-/// is restored before anything is written.
-fn quiet_on_closed_stdout() {
-    #[cfg(unix)]
-    // SAFETY: setting a signal's disposition to the default has no preconditions, and no other
-    // thread exists yet to race with.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+/// A closed stdout (`orrery ... | head`) ends the process quietly, with the status of a process
+/// killed by SIGPIPE (128 + 13), as it ends `cat`. Rust ignores SIGPIPE, so a write to a closed
+/// pipe is an error, and `println!` turns that error into a panic with this message; the hook
+/// catches exactly that panic. SIGPIPE itself stays ignored on purpose: restoring its default
+/// would kill the process on any broken pipe or socket, such as a child process's stdin.
+fn exit_quietly_if_output_closed(info: &std::panic::PanicHookInfo<'_>) {
+    let payload = info.payload();
+    let message = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("");
+    let printing = message.starts_with("failed printing to stdout")
+        || message.starts_with("failed printing to stderr");
+    if printing && message.to_ascii_lowercase().contains("broken pipe") {
+        std::process::exit(CLOSED_OUTPUT_EXIT_CODE);
     }
 }
+
+/// What a shell reports for a process killed by SIGPIPE.
+const CLOSED_OUTPUT_EXIT_CODE: i32 = 141;
 
 fn load(path: &Path, registry: &Registry) -> Result<Scenario, Status> {
     scenario::load(path, registry).map_err(|errors| Status::BadInputRendered(format!("{errors}\n")))
