@@ -10,7 +10,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-use orrery_sim::check::{check_history, History, ModelName, Verdict};
+use orrery_sim::check::{check_history, History, ModelName};
 use orrery_sim::workload::CheckResult;
 use orrery_sim::{Instant, NodeId, World};
 
@@ -145,16 +145,13 @@ pub fn clients_progress(world: &World<Message>, heal_at: Instant) -> Result<(), 
     }
 }
 
-/// Linearizability of the clients' history against the key-value model. A search that runs
-/// out of its step budget is `Unknown`, not a failure.
+/// Linearizability of the clients' history against the key-value model: a violation fails
+/// with the witness `check-history` prints; a search that runs out of its step budget is
+/// `Unknown`, not a failure.
 pub fn linearizable(history: &History, steps_max: u64) -> CheckResult {
     match check_history(history, ModelName::Kv, steps_max) {
         Err(error) => CheckResult::Fail(format!("the history does not fit the kv model: {error}")),
-        Ok(report) => match report.verdict {
-            Verdict::Linearizable => CheckResult::Pass,
-            Verdict::NotLinearizable(_) => CheckResult::Fail(report.to_string()),
-            Verdict::Unknown { .. } => CheckResult::Unknown(report.to_string()),
-        },
+        Ok(report) => report.check_result(),
     }
 }
 
