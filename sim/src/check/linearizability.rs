@@ -103,14 +103,17 @@ pub const ROUND_STEPS_FIRST: u64 = 1 << 16;
 
 const ROUND_GROWTH: u64 = 4;
 
+/// A round searches its parts on several threads only when they hold this many operations.
+const PARALLEL_OPERATIONS_MIN: usize = 4096;
+
 /// Checks `operations` against `model`, spending at most `steps_max` search steps in total.
 ///
 /// The parts the model splits the history into are searched in rounds (see the module
 /// documentation): a violation proven in any part wins over parts still undecided, and the
 /// report is the same for any thread count.
-pub fn check_operations<M>(
-    model: &M,
-    operations: &[Invocation<M::Input, M::Output>],
+pub fn check_operations<'a, M>(
+    model: &'a M,
+    operations: &'a [Invocation<M::Input, M::Output>],
     steps_max: u64,
 ) -> Report
 where
@@ -133,7 +136,7 @@ where
     // smallest failing part of the first round that found one.
     let mut order: Vec<usize> = (0..partitions.len()).collect();
     order.sort_by_key(|&index| (partitions[index].operations.len(), index));
-    let mut undecided: Vec<Part<'_, M>> =
+    let mut undecided: Vec<Part<'a, M>> =
         order.into_iter().map(|index| Part { partition: index, search: None }).collect();
     let mut report = Report {
         verdict: Verdict::Linearizable,
@@ -167,27 +170,32 @@ where
         // The first position (in cheapest-first order) that failed in this round; parts after
         // it stop early, since their results cannot change the report.
         let first_failure = AtomicUsize::new(usize::MAX);
-        let results: Vec<(Progress, u64)> = undecided
-            .par_iter_mut()
-            .enumerate()
-            .map(|(position, part)| {
-                if first_failure.load(Ordering::Relaxed) < position {
-                    return (Progress::Paused, 0);
-                }
-                let search = part.search.get_or_insert_with(|| {
-                    let members =
-                        partitions[part.partition].operations.iter().map(|&i| &operations[i]);
-                    Search::new(model, members.collect())
-                });
-                let before = search.steps;
-                let stop = || first_failure.load(Ordering::Relaxed) < position;
-                let progress = search.run(slice, &stop);
-                if progress == Progress::NotLinearizable {
-                    first_failure.fetch_min(position, Ordering::Relaxed);
-                }
-                (progress, search.steps - before)
-            })
-            .collect();
+        let search_part = |position: usize, part: &mut Part<'a, M>| {
+            if first_failure.load(Ordering::Relaxed) < position {
+                return (Progress::Paused, 0);
+            }
+            let search = part.search.get_or_insert_with(|| {
+                let members = partitions[part.partition].operations.iter().map(|&i| &operations[i]);
+                Search::new(model, members.collect())
+            });
+            let before = search.steps;
+            let stop = || first_failure.load(Ordering::Relaxed) < position;
+            let progress = search.run(slice, &stop);
+            if progress == Progress::NotLinearizable {
+                first_failure.fetch_min(position, Ordering::Relaxed);
+            }
+            (progress, search.steps - before)
+        };
+        // Threads pay only for enough work: a round over a few small parts (or one part) runs
+        // here. Either way the results, read in order below, are the same.
+        let pending: usize =
+            undecided.iter().map(|part| partitions[part.partition].operations.len()).sum();
+        let results: Vec<(Progress, u64)> =
+            if undecided.len() == 1 || pending < PARALLEL_OPERATIONS_MIN {
+                undecided.iter_mut().enumerate().map(|(i, part)| search_part(i, part)).collect()
+            } else {
+                undecided.par_iter_mut().enumerate().map(|(i, part)| search_part(i, part)).collect()
+            };
         let first_failure = first_failure.into_inner();
         // Only parts up to the first failure count: parts after it may have been stopped at a
         // moment that depends on timing.

@@ -17,8 +17,13 @@ use std::io::Read;
 use super::edn::Position;
 use super::format::{ReadError, ReadErrorKind};
 
-/// How much is read at a time; the window grows beyond it only for an item larger than this.
-const CHUNK_BYTES: usize = 1 << 20;
+/// The window starts this large and doubles at each read up to [`WINDOW_BYTES`], so a small
+/// file costs a small buffer.
+const WINDOW_BYTES_FIRST: usize = 1 << 14;
+
+/// How much is read at a time once the window has grown; it grows beyond this only for an item
+/// larger than it.
+const WINDOW_BYTES: usize = 1 << 20;
 
 /// Why a parser stopped without a result.
 #[derive(Debug)]
@@ -255,8 +260,8 @@ impl<R: Read> Source<R> {
             self.valid -= cut;
             self.consumed = 0;
         }
-        if self.filled == self.buffer.len() {
-            let grown = (self.buffer.len() * 2).max(CHUNK_BYTES);
+        if self.filled == self.buffer.len() || self.buffer.len() < WINDOW_BYTES {
+            let grown = (self.buffer.len() * 2).max(WINDOW_BYTES_FIRST);
             self.buffer.resize(grown, 0);
         }
         loop {
