@@ -15,11 +15,11 @@
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
-use super::edn::Value;
 use super::history::Function;
 use super::interned::{CompletionKind, InternedOperation, NO_KEY};
 use super::linearizability::{Invocation, Model, Outcome, Partition};
 use super::model::{canonical_set, ModelName, ModelSpec};
+use super::value::Value;
 use super::values::{Derivation, ValueId, ValueTable};
 
 /// The state of a register or key whose convention distinguishes "never written" from the

@@ -5,13 +5,13 @@
 use std::io::Read;
 
 use super::builtin::{BuiltinModel, ModelError};
-use super::edn::Position;
 use super::format::{read_interned, Format, ReadError};
 use super::history::History;
 use super::interned::InternedHistory;
 use super::linearizability::check_operations;
 use super::model::{ConventionError, Conventions, ModelName, ModelSpec};
 use super::report::Report;
+use super::value::Position;
 
 /// Why a history could not be checked.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]

@@ -18,9 +18,9 @@ use std::fmt;
 use std::io::Read;
 use std::str::FromStr;
 
-use super::edn::{Position, Value};
 use super::interned::{Builder, InternedHistory};
 use super::source::{Source, Stop};
+use super::value::{Position, Value};
 
 /// Why a history could not be read, and where.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]

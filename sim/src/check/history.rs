@@ -10,7 +10,7 @@
 //! `:info` (indeterminate: it may or may not have happened). An operation never completed is
 //! indeterminate too.
 
-use super::edn::Value;
+use super::value::Value;
 
 /// A recorded history, in the order its events were recorded.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]

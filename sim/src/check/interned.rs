@@ -10,9 +10,9 @@
 
 use std::collections::BTreeMap;
 
-use super::edn::{Position, Value};
 use super::format::{ReadError, ReadErrorKind};
 use super::history::{Completion, Function, History, KeyStyle, OperationRef};
+use super::value::{Position, Value};
 use super::values::{ValueId, ValueTable, NIL};
 
 /// The key of an operation of a history without keys.

@@ -11,12 +11,13 @@ use std::io::Read;
 
 use super::edn::{
     parse_integer, parse_interned, parse_keyword, parse_value, read_token_bytes, skip_whitespace,
-    skip_whitespace_in_value, unexpected, Position, Value,
+    skip_whitespace_in_value, unexpected,
 };
 use super::format::{read_with, Format, ReadError, ReadErrorKind};
 use super::history::{Completion, Function, History, KeyStyle};
 use super::interned::{Builder, Event, EventKind};
 use super::source::{Cursor, Source, Stop};
+use super::value::{Position, Value};
 use super::values::{ValueId, ValueTable, NIL};
 
 /// Reads a Jepsen history: one event map per line (any whitespace between maps works), or a

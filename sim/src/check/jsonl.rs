@@ -16,12 +16,12 @@
 
 use std::io::Read;
 
-use super::edn::{Position, Value};
 use super::format::{ReadError, ReadErrorKind};
 use super::history::{Completion, Function, History};
 use super::interned::{Builder, Event, EventKind};
 use super::jepsen::events_in_order;
 use super::source::{Cursor, Source, Stop};
+use super::value::{Position, Value};
 use super::values::{ValueTable, NIL};
 
 /// Reads every event of a JSON-lines history from `source` into `builder`.

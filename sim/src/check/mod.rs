@@ -2,15 +2,15 @@
 //!
 //! Linearizability, from the file to the verdict:
 //! - reading: `source` (a streaming window over any `Read`, with line:column), `format` (the
-//!   formats, their detection, the read error), `edn` (EDN values), `jepsen` (Jepsen's EDN
-//!   histories), `jsonl` (Orrery's JSON lines), `porcupine` (porcupine's etcd logs, and writers
-//!   for its formats), `interned` (the compact history every reader builds), `values` (the
-//!   interning table);
+//!   formats, their recognition, the read error), `edn` (the EDN value reader), `jepsen`
+//!   (Jepsen's EDN histories), `jsonl` (Orrery's JSON lines), `porcupine` (porcupine's etcd
+//!   logs, and writers for its formats), `interned` (the compact history every reader builds),
+//!   `value` (EDN values), `values` (their interning table);
 //! - recording: `history` (what clients did, recorded cheaply during a run);
 //! - checking: `model` (model names and conventions), `builtin` (the built-in models),
-//!   `linearizability` (the `Model` trait and the schedule over partitions), `search` (the
-//!   search over one partition), `report` (verdicts and witnesses), `entry` (the entry points
-//!   the CLI and workloads call).
+//!   `linearizability` (the `Model` trait and the rounds over partitions), `search` (the search
+//!   over one partition), `cache` (what the search remembers), `report` (verdicts and
+//!   witnesses), `entry` (the entry points the CLI and workloads call).
 
 pub mod coverage;
 pub mod edn;
@@ -22,8 +22,10 @@ pub mod linearizability;
 pub mod model;
 pub mod porcupine;
 pub mod report;
+pub mod value;
 
 mod builtin;
+mod cache;
 mod jepsen;
 mod jsonl;
 mod search;
@@ -31,11 +33,14 @@ mod source;
 mod values;
 
 #[cfg(test)]
+mod collection_model_tests;
+#[cfg(test)]
 mod model_tests;
 
 pub use builtin::{BuiltinModel, ModelError, ModelErrorKind};
+pub use cache::FxHasher;
 pub use coverage::{fault_coverage, Coverage, SweepCoverage};
-pub use edn::{read_values, Position, Value};
+pub use edn::read_values;
 pub use entry::{
     check_edn, check_history, check_interned, check_reader, spec_for_format, CheckHistoryError,
     Checked,
@@ -50,5 +55,5 @@ pub use linearizability::{
 };
 pub use model::{ConventionError, Conventions, ModelName, ModelSpec, UnknownModelName};
 pub use report::{DescribedOperation, Explanation, Report, Verdict};
-pub use search::FxHasher;
+pub use value::{Position, Value};
 pub use values::{ValueId, ValueTable};

@@ -10,7 +10,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::edn::Value;
+use super::value::Value;
 
 /// Which built-in model to check against; parsed from the CLI's `--model`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -20,12 +20,13 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Read;
 
-use super::edn::{parse_interned, parse_keyword, read_token, Position, Value};
+use super::edn::{parse_interned, parse_keyword, read_token};
 use super::format::{ReadError, ReadErrorKind};
 use super::history::{Completion, Function, History};
 use super::interned::{Builder, Event, EventKind};
 use super::jepsen::events_in_order;
 use super::source::{Cursor, Source, Stop};
+use super::value::{Position, Value};
 use super::values::ValueTable;
 
 /// Reads every operation event of a Jepsen etcd log from `source` into `builder`.

@@ -14,8 +14,8 @@
 
 use std::io::Read;
 
-use super::edn::Position;
 use super::format::{ReadError, ReadErrorKind};
+use super::value::Position;
 
 /// The window starts this large and doubles at each read up to [`WINDOW_BYTES`], so a small
 /// file costs a small buffer.

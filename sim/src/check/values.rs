@@ -16,8 +16,8 @@
 
 use std::hash::{Hash, Hasher};
 
-use super::edn::Value;
-use super::search::FxHasher;
+use super::cache::FxHasher;
+use super::value::Value;
 
 /// An interned value.
 pub type ValueId = u32;
