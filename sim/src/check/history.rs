@@ -196,6 +196,23 @@ impl Function {
         }
     }
 
+    /// [`Function::from_name`] for a name given as bytes (a keyword straight from the input).
+    pub fn from_name_bytes(name: &[u8]) -> Function {
+        match name {
+            b"read" => Function::Read,
+            b"write" => Function::Write,
+            b"cas" => Function::Cas,
+            b"get" => Function::Get,
+            b"put" => Function::Put,
+            b"append" => Function::Append,
+            b"add" => Function::Add,
+            b"enqueue" => Function::Enqueue,
+            b"dequeue" => Function::Dequeue,
+            b"generate" => Function::Generate,
+            other => Function::Other(String::from_utf8_lossy(other).into()),
+        }
+    }
+
     /// The Jepsen `:f` keyword name, without the colon.
     pub fn name(&self) -> &str {
         match self {

@@ -174,7 +174,7 @@ fn value_follows(cursor: &mut Cursor<'_>, map: Position) -> Result<(), Stop> {
 }
 
 fn parse_type(cursor: &mut Cursor<'_>) -> Result<Field<EventKind>, Stop> {
-    let name = if cursor.peek() == Some(b':') { Some(parse_keyword(cursor)?) } else { None };
+    let name = if cursor.peek() == Some(b':') { Some(keyword_bytes(cursor)?) } else { None };
     Ok(match name.and_then(event_kind) {
         Some(kind) => Field::Valid(kind),
         None => {
@@ -186,14 +186,24 @@ fn parse_type(cursor: &mut Cursor<'_>) -> Result<Field<EventKind>, Stop> {
     })
 }
 
-fn event_kind(name: &str) -> Option<EventKind> {
+fn event_kind(name: &[u8]) -> Option<EventKind> {
     match name {
-        "invoke" => Some(EventKind::Invoke),
-        "ok" => Some(EventKind::Ok),
-        "fail" => Some(EventKind::Fail),
-        "info" => Some(EventKind::Info),
+        b"invoke" => Some(EventKind::Invoke),
+        b"ok" => Some(EventKind::Ok),
+        b"fail" => Some(EventKind::Fail),
+        b"info" => Some(EventKind::Info),
         _ => None,
     }
+}
+
+/// A keyword at the cursor, without its colon, as bytes.
+fn keyword_bytes<'a>(cursor: &mut Cursor<'a>) -> Result<&'a [u8], Stop> {
+    cursor.bump();
+    let name = read_token_bytes(cursor)?;
+    if name.is_empty() {
+        return Err(unexpected(cursor));
+    }
+    Ok(name)
 }
 
 fn parse_process(cursor: &mut Cursor<'_>) -> Result<Field<Option<u64>>, Stop> {
@@ -220,7 +230,7 @@ fn parse_process(cursor: &mut Cursor<'_>) -> Result<Field<Option<u64>>, Stop> {
 
 fn parse_function(cursor: &mut Cursor<'_>) -> Result<Field<Function>, Stop> {
     if cursor.peek() == Some(b':') {
-        return Ok(Field::Valid(Function::from_name(parse_keyword(cursor)?)));
+        return Ok(Field::Valid(Function::from_name_bytes(keyword_bytes(cursor)?)));
     }
     parse_value(cursor, 1)?;
     Ok(Field::Invalid("a keyword"))
@@ -291,7 +301,8 @@ fn decode_map(
     for (key, value) in entries {
         match key.as_keyword() {
             Some("type") => {
-                fields.kind = Some(match value.as_keyword().and_then(event_kind) {
+                let kind = value.as_keyword().map(str::as_bytes).and_then(event_kind);
+                fields.kind = Some(match kind {
                     Some(kind) => Field::Valid(kind),
                     None => Field::Invalid(":invoke, :ok, :fail or :info"),
                 })

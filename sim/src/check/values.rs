@@ -328,6 +328,19 @@ const DERIVATIONS: [Derivation; 5] = [
 mod tests {
     use super::*;
 
+    // Proves the eight-at-a-time string hash is the plain polynomial, so concatenations hash
+    // like the strings they equal.
+    #[test]
+    fn string_hash_is_the_polynomial() {
+        for length in 0..40 {
+            let text: Vec<u8> = (0..length).map(|i| (i * 37 % 251) as u8).collect();
+            let plain = text.iter().fold(0u64, |hash, &byte| {
+                hash.wrapping_mul(STRING_BASE).wrapping_add(u64::from(byte) + 1)
+            });
+            assert_eq!(string_hash(&text), plain, "length {length}");
+        }
+    }
+
     // Proves interning is hash-consing: equal values get one id however they arrive (whole,
     // from borrowed text, or as a concatenation), distinct values distinct ids, across table
     // growth; and derivations run once, failed ones included.
