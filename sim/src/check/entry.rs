@@ -112,3 +112,42 @@ pub fn check_history(
         Err(other) => unreachable!("a recorded history is read without error: {other}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::report::Verdict;
+    use crate::check::value::Value;
+
+    const PORCUPINE_KV: &str = "{:process 0, :type :invoke, :f :get, :key \"a\", :value nil}\n\
+                                {:process 0, :type :ok, :f :get, :key \"a\", :value \"\"}\n";
+
+    // Proves the conventions come from the format unless given: porcupine's kv text is EDN to
+    // the eye, read as EDN it keeps Jepsen's nil and fails; named, or given `""`, it passes;
+    // and a given convention wins over the format's.
+    #[test]
+    fn conventions_come_from_the_format_unless_given() {
+        let check = |format, initial: Option<Value>| {
+            let conventions = Conventions { initial, missing: None };
+            let checked =
+                check_reader(PORCUPINE_KV.as_bytes(), format, ModelName::Kv, &conventions, 1000)
+                    .expect("reads and checks");
+            (checked.format, matches!(checked.report.verdict, Verdict::Linearizable))
+        };
+        assert_eq!(check(None, None), (Format::Edn, false));
+        assert_eq!(check(Some(Format::PorcupineKv), None), (Format::PorcupineKv, true));
+        assert_eq!(check(None, Some(Value::Str("".into()))), (Format::Edn, true));
+        assert_eq!(
+            check(Some(Format::PorcupineKv), Some(Value::Nil)),
+            (Format::PorcupineKv, false)
+        );
+        let refused = check_reader(
+            PORCUPINE_KV.as_bytes(),
+            None,
+            ModelName::UniqueIds,
+            &Conventions { initial: Some(Value::Int(0)), missing: None },
+            1000,
+        );
+        assert!(matches!(refused, Err(CheckHistoryError::Convention(_))), "{refused:?}");
+    }
+}
