@@ -98,6 +98,7 @@ pub mod rng;
 pub mod runner;
 pub mod scenario;
 pub mod scheduler;
+pub mod subprocess;
 pub mod time;
 pub mod topology;
 pub mod trace;

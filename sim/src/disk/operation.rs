@@ -66,6 +66,11 @@ impl DiskTicket {
     pub fn id(self) -> u64 {
         self.0
     }
+
+    /// The ticket with this number, as a child process names it back.
+    pub(crate) fn from_id(id: u64) -> DiskTicket {
+        DiskTicket(id)
+    }
 }
 
 /// What `Disk::submit` hands back: the world schedules the completion `latency` from now.
