@@ -8,9 +8,13 @@
 //!   request it actually sent to that server.
 //! - `clients_progress` (liveness): after the network heals, every client gets a reply again.
 //! - `corrupt_replies` (planted bug): servers add one to the value of every 50th reply.
+//! - Messages have a byte encoding (`EchoCodec`), so servers can run as child processes: a
+//!   topology node with `command: [...]` runs that program instead (the Rust server is the
+//!   `orrery-echo-server` binary, the Python one `clients/python/examples/echo_server.py`).
 
 use std::collections::BTreeMap;
 
+use orrery_sim::wire::{Codec, DecodeError};
 use orrery_sim::workload::{Check, WorkloadDef};
 use orrery_sim::{ms, Duration, Instant, NodeApi, NodeId, Params, Process, TimerId};
 
@@ -29,10 +33,58 @@ pub struct EchoParams {
     pub corrupt_replies: bool,
 }
 
+/// Messages as 17 bytes: a tag (0 request, 1 reply), then the id and the value, each a
+/// big-endian u64.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EchoCodec;
+
+impl EchoCodec {
+    /// Bytes of every encoded message.
+    pub const LEN: usize = 17;
+}
+
+impl Codec for EchoCodec {
+    type Message = Message;
+
+    fn encode(&mut self, message: &Message, buffer: &mut Vec<u8>) {
+        let (tag, id, value) = match message {
+            Message::Request { id, value } => (0u8, id, value),
+            Message::Reply { id, value } => (1u8, id, value),
+        };
+        buffer.push(tag);
+        buffer.extend_from_slice(&id.to_be_bytes());
+        buffer.extend_from_slice(&value.to_be_bytes());
+    }
+
+    fn decode(&mut self, bytes: &[u8]) -> Result<Message, DecodeError> {
+        let Some((&tag, words)) = bytes.split_first().filter(|_| bytes.len() == Self::LEN) else {
+            return Err(DecodeError(format!("expected {} bytes, got {}", Self::LEN, bytes.len())));
+        };
+        let word = |at: usize| {
+            let mut array = [0u8; 8];
+            array.copy_from_slice(&words[at..at + 8]);
+            u64::from_be_bytes(array)
+        };
+        let (id, value) = (word(0), word(8));
+        match tag {
+            0 => Ok(Message::Request { id, value }),
+            1 => Ok(Message::Reply { id, value }),
+            _ => Err(DecodeError(format!("unknown message tag {tag}"))),
+        }
+    }
+}
+
 /// Echoes requests; with the planted bug, corrupts every 50th reply.
 pub struct Server {
     replies: u64,
     corrupt_replies: bool,
+}
+
+impl Server {
+    /// A server that has sent no reply yet.
+    pub fn new(corrupt_replies: bool) -> Server {
+        Server { replies: 0, corrupt_replies }
+    }
 }
 
 impl<N: NodeApi<Message>> Process<Message, N> for Server {
@@ -55,6 +107,20 @@ pub struct Client {
     pub last_reply_at: Option<Instant>,
     /// A reply that matched no request it sent, if any.
     pub mismatch: Option<String>,
+}
+
+impl Client {
+    /// A client of `servers` sending a request every `interval`.
+    pub fn new(servers: Vec<NodeId>, interval: Duration) -> Client {
+        Client {
+            servers,
+            interval,
+            next_id: 0,
+            outstanding: BTreeMap::new(),
+            last_reply_at: None,
+            mismatch: None,
+        }
+    }
 }
 
 impl<N: NodeApi<Message>> Process<Message, N> for Client {
@@ -92,15 +158,9 @@ impl<N: NodeApi<Message>> Process<Message, N> for Client {
 pub fn echo() -> WorkloadDef<Message, EchoParams> {
     WorkloadDef::<Message, EchoParams>::new("echo", "clients send requests; servers echo them")
         .requires_role("server")
-        .role("server", |init| Server { replies: 0, corrupt_replies: init.params.corrupt_replies })
-        .role("*", |init| Client {
-            servers: init.nodes_with_role("server"),
-            interval: init.params.interval,
-            next_id: 0,
-            outstanding: BTreeMap::new(),
-            last_reply_at: None,
-            mismatch: None,
-        })
+        .codec(EchoCodec)
+        .role("server", |init| Server::new(init.params.corrupt_replies))
+        .role("*", |init| Client::new(init.nodes_with_role("server"), init.params.interval))
         .check(Check::invariant(
             "replies_match",
             "every accepted reply echoes a request the client sent to that server",
@@ -127,4 +187,26 @@ pub fn echo() -> WorkloadDef<Message, EchoParams> {
                 }
             },
         ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Proves the codec round-trips both messages and refuses wrong lengths and tags.
+    #[test]
+    fn codec_round_trips_and_refuses_garbage() {
+        let mut codec = EchoCodec;
+        for message in
+            [Message::Request { id: 1, value: u64::MAX }, Message::Reply { id: 7, value: 0 }]
+        {
+            let mut bytes = Vec::new();
+            codec.encode(&message, &mut bytes);
+            assert_eq!(bytes.len(), EchoCodec::LEN);
+            assert_eq!(codec.decode(&bytes), Ok(message));
+        }
+        assert!(codec.decode(&[0; 16]).is_err());
+        assert!(codec.decode(&[]).is_err());
+        assert!(codec.decode(&[2; 17]).is_err());
+    }
 }
