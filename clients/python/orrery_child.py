@@ -86,7 +86,7 @@ class NodeRef(int):
 
 # ---------------------------------------------------------------------------------------
 # CBOR: the subset of RFC 8949 the protocol uses (integers, byte and text strings, arrays,
-# maps with text keys, false, true, null; definite lengths only).
+# maps with distinct text keys, false, true, null; definite lengths only).
 
 
 def _head(out, major, argument):
@@ -209,6 +209,8 @@ class _Reader:
                 if key_major != 3:
                     raise ProtocolError(f"a CBOR map key that is not text at byte {key_at}")
                 key = self.text(key_length, key_at)
+                if key in result:
+                    raise ProtocolError(f"a CBOR map key repeated at byte {key_at}")
                 result[key] = self.item(depth + 1)
             return result
         if initial == 0xF4:

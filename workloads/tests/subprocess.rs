@@ -15,7 +15,9 @@ use std::sync::OnceLock;
 use orrery_sim::disk::{DiskError, DiskOp, DiskOutput, DiskTicket};
 use orrery_sim::runner::{run_plan, RunOptions, SeedReport};
 use orrery_sim::scenario;
-use orrery_sim::subprocess::SubprocessConfig;
+use orrery_sim::subprocess::{
+    Cbor, FieldValue, FromChild, Identity, Reply, StepClock, SubprocessConfig, ToChild,
+};
 use orrery_sim::trace::OwnedValue;
 use orrery_sim::wire::Codec;
 use orrery_sim::workload::{Registry, WorkloadDef};
@@ -451,4 +453,124 @@ fn bad_commands_are_load_errors() {
         .map(|errors| errors.to_string())
         .unwrap_or_default();
     assert!(errors.contains("declares no codec for child processes"), "{errors}");
+}
+
+/// Every kind of message of the protocol, encoded.
+fn protocol_messages() -> Vec<Vec<u8>> {
+    let clock = StepClock {
+        now: orrery_sim::Instant::from_nanos(1_500_000),
+        true_now: orrery_sim::Instant::from_nanos(u64::MAX),
+        timer_next: 300,
+    };
+    let identity = Identity {
+        node: NodeId(3),
+        n_nodes: 7,
+        name: "s3".into(),
+        role: "säver".into(),
+        seed: 1 << 40,
+        incarnation: 2,
+    };
+    let op = DiskOp::Write { path: "wal".into(), offset_bytes: 70_000, data: vec![0, 255, 7] };
+    let to_child = [
+        ToChild::Init { identity, clock },
+        ToChild::Deliver { clock, from: NodeId(1), message: vec![1; 17] },
+        ToChild::Timer { clock, timer: orrery_sim::TimerId(9), tag: u64::MAX },
+        ToChild::DiskDone {
+            clock,
+            ticket: DiskTicket::from_id(4),
+            result: Ok(DiskOutput::Names(vec!["a".into(), "b".into()])),
+        },
+        ToChild::Reply(Reply::Disk(Err(DiskError::NotFound { path: "x".into() }))),
+        ToChild::Reply(Reply::Sent(Ok(()))),
+        ToChild::Shutdown,
+    ];
+    let fields = vec![
+        ("count".to_string(), FieldValue::U64(3)),
+        ("delta".to_string(), FieldValue::I64(i64::MIN)),
+        ("peer".to_string(), FieldValue::Node(NodeId(2))),
+        ("ok".to_string(), FieldValue::Bool(true)),
+        ("text".to_string(), FieldValue::Str("über".into())),
+    ];
+    let from_child = [
+        FromChild::Send { to: NodeId(0), message: vec![9; 300] },
+        FromChild::SetTimer { after: orrery_sim::Duration::from_nanos(20_000_000), tag: 1 },
+        FromChild::Record { kind: "elected".into(), fields: fields.clone() },
+        FromChild::Observe { kind: "commit".into(), fields },
+        FromChild::Disk(op.clone()),
+        FromChild::Submit(op),
+        FromChild::Exit { code: -3 },
+        FromChild::Done,
+    ];
+    let to_child = to_child.iter().map(|m| m.to_cbor().to_bytes());
+    to_child.chain(from_child.iter().map(|m| m.to_cbor().to_bytes())).collect()
+}
+
+// Proves the Python client reads CBOR exactly as the world does: on every kind of protocol
+// message, each of their bit flips and prefixes, and random bytes, both accept or both
+// refuse, and what both accept re-encodes to the same canonical bytes.
+#[test]
+fn the_python_client_reads_cbor_exactly_as_the_world_does() {
+    let messages = protocol_messages();
+    let mut corpus: Vec<Vec<u8>> = messages.clone();
+    for message in &messages {
+        for bit in 0..message.len() * 8 {
+            let mut flipped = message.clone();
+            flipped[bit / 8] ^= 1 << (bit % 8);
+            corpus.push(flipped);
+        }
+        corpus.extend((0..message.len()).map(|end| message[..end].to_vec()));
+    }
+    let mut stream = orrery_sim::Stream::new(19, "test.cbor.differential");
+    for _ in 0..5_000 {
+        let length = stream.below(12) as usize;
+        corpus.push((0..length).map(|_| stream.below(256) as u8).collect());
+    }
+    let mut input = Vec::new();
+    for item in &corpus {
+        input.extend_from_slice(&(item.len() as u32).to_be_bytes());
+        input.extend_from_slice(item);
+    }
+    let script = r#"
+import struct, sys
+sys.path.insert(0, sys.argv[1])
+import orrery_child
+data, at, out = sys.stdin.buffer.read(), 0, bytearray()
+while at < len(data):
+    (length,) = struct.unpack(">I", data[at:at + 4])
+    payload, at = data[at + 4:at + 4 + length], at + 4 + length
+    try:
+        answer = b"\x01" + orrery_child.encode_cbor(orrery_child.decode_cbor(payload))
+    except orrery_child.ProtocolError:
+        answer = b"\x00"
+    out += struct.pack(">I", len(answer)) + answer
+sys.stdout.buffer.write(out)
+"#;
+    let mut child = std::process::Command::new(python())
+        .args(["-c", script, &text(&repo("clients/python"))])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &input));
+    let output = child.wait_with_output().expect("python3 answers");
+    writer.join().expect("writer").expect("the input is written");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let (mut answers, mut at) = (Vec::new(), 0);
+    while at < output.stdout.len() {
+        let length = u32::from_be_bytes(output.stdout[at..at + 4].try_into().expect("4 bytes"));
+        answers.push(output.stdout[at + 4..at + 4 + length as usize].to_vec());
+        at += 4 + length as usize;
+    }
+    assert_eq!(answers.len(), corpus.len());
+    let mut accepted = 0;
+    for (item, answer) in corpus.iter().zip(&answers) {
+        let world = match Cbor::decode(item) {
+            Ok(value) => [vec![1], value.to_bytes()].concat(),
+            Err(_) => vec![0],
+        };
+        assert_eq!(&world, answer, "the two decoders disagree on {item:02x?}");
+        accepted += usize::from(world[0] == 1);
+    }
+    assert!(accepted > messages.len() && accepted < corpus.len(), "{accepted} accepted");
 }

@@ -67,8 +67,9 @@ impl DiskTicket {
         self.0
     }
 
-    /// The ticket with this number, as a child process names it back.
-    pub(crate) fn from_id(id: u64) -> DiskTicket {
+    /// The ticket with this number, as a child process or another backing names it back
+    /// (a ticket the disk never issued matches no operation).
+    pub fn from_id(id: u64) -> DiskTicket {
         DiskTicket(id)
     }
 }

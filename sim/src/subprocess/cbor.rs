@@ -6,7 +6,8 @@
 //! - unsigned integers (major type 0) and negative integers (major type 1) within `i64` for
 //!   negatives, any width of head;
 //! - byte strings (2) and UTF-8 text strings (3), definite length;
-//! - arrays (4) and maps with text keys (5), definite length, keys in the order written;
+//! - arrays (4) and maps with distinct text keys (5), definite length, keys in the order
+//!   written;
 //! - `false`, `true` and `null` (simple values 20, 21, 22).
 //!
 //! Nothing else decodes: no floats, tags, indefinite lengths or `undefined`. The decoder
@@ -14,6 +15,7 @@
 //! checked against the bytes left before anything is reserved, and nesting is limited to
 //! `DEPTH_MAX`. The encoder writes the shortest head, so equal values encode to equal bytes.
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 /// The deepest nesting of arrays and maps the decoder accepts.
@@ -50,6 +52,8 @@ pub enum CborError {
     NotUtf8(usize),
     #[error("a map key that is not text at byte {0}")]
     KeyNotText(usize),
+    #[error("a map key repeated at byte {0}")]
+    KeyRepeated(usize),
     #[error("nesting deeper than {DEPTH_MAX} at byte {0}")]
     TooDeep(usize),
 }
@@ -268,6 +272,7 @@ impl Reader<'_> {
             5 => {
                 let count = self.count(argument.saturating_mul(2))? / 2;
                 let mut entries = Vec::with_capacity(count);
+                let mut keys = BTreeSet::new();
                 for _ in 0..count {
                     let key_at = self.at;
                     let (key_major, _, key_length) = self.head()?;
@@ -275,6 +280,9 @@ impl Reader<'_> {
                         return Err(CborError::KeyNotText(key_at));
                     }
                     let key = self.text(key_length, key_at)?;
+                    if !keys.insert(key.clone()) {
+                        return Err(CborError::KeyRepeated(key_at));
+                    }
                     entries.push((key, self.item(depth + 1)?));
                 }
                 Ok(Cbor::Map(entries))
@@ -350,6 +358,7 @@ mod tests {
             (vec![0xf7], CborError::Unsupported { byte: 0xf7, at: 0 }),
             (vec![0x62, 0xff, 0xfe], CborError::NotUtf8(0)),
             (vec![0xa1, 0x01, 0x01], CborError::KeyNotText(1)),
+            (vec![0xa2, 0x61, 0x61, 0x00, 0x61, 0x61, 0x01], CborError::KeyRepeated(4)),
             (vec![0x3b, 0x80, 0, 0, 0, 0, 0, 0, 0], CborError::NegativeOutOfRange(0)),
             // A declared length far beyond the input is refused before any allocation.
             (vec![0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], CborError::Truncated(9)),

@@ -76,6 +76,11 @@ impl FrameReader {
         Ok(Some(payload))
     }
 
+    /// Bytes received and not yet taken as frames.
+    pub fn buffered_bytes(&self) -> usize {
+        self.buffer.len() - self.start
+    }
+
     /// Whether bytes of an unfinished frame are buffered.
     pub fn is_mid_frame(&self) -> bool {
         self.start < self.buffer.len()

@@ -57,6 +57,7 @@ impl Transport {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)
+            .die_with_parent()
             .spawn()
             .map_err(|error| ChildEnd::SpawnFailed(format!("{program}: {error}")))?;
         let (Some(stdin), Some(stdout), Some(stderr)) =
@@ -152,6 +153,11 @@ impl Transport {
         }
         let timeout_ms = (deadline - now).as_millis().clamp(1, i32::MAX as u128) as i32;
         let none = -1;
+        // While the world waits to write, a child that writes without reading is read only
+        // up to one frame ahead: what it wrote waits in its pipe, not in our memory.
+        let read_ahead_max = self.config.frame_max_bytes as usize + CHUNK_BYTES;
+        let reading_ahead = want_write && self.frames.buffered_bytes() > read_ahead_max;
+        let read_stdout = !self.stdout_closed && !reading_ahead;
         let mut fds = [
             poll_fd(
                 match (want_write, &self.stdin) {
@@ -160,7 +166,7 @@ impl Transport {
                 },
                 libc::POLLOUT,
             ),
-            poll_fd(if self.stdout_closed { none } else { self.stdout.as_raw_fd() }, libc::POLLIN),
+            poll_fd(if read_stdout { self.stdout.as_raw_fd() } else { none }, libc::POLLIN),
             poll_fd(self.stderr.as_ref().map_or(none, |e| e.as_raw_fd()), libc::POLLIN),
         ];
         // SAFETY: `fds` is a valid array of `pollfd` for the duration of the call.
@@ -291,6 +297,37 @@ impl Drop for Transport {
         let _ = self.child.kill();
         let _ = self.child.wait();
         self.reaped = true;
+    }
+}
+
+/// Kills the child if the world's process dies first, so no child outlives a sweep that was
+/// interrupted (it sits in a process group of its own, out of reach of the terminal's
+/// signals). Linux only; elsewhere a child sees its stdin close instead.
+trait DieWithParent {
+    fn die_with_parent(&mut self) -> &mut Self;
+}
+
+impl DieWithParent for Command {
+    #[cfg(target_os = "linux")]
+    fn die_with_parent(&mut self) -> &mut Self {
+        let parent = std::process::id() as libc::pid_t;
+        // SAFETY: the closure runs in the forked child before exec and calls only the
+        // async-signal-safe `prctl`, `getppid` and `kill`.
+        unsafe {
+            self.pre_exec(move || {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                // The world may have died before the request took effect.
+                if libc::getppid() != parent {
+                    libc::kill(libc::getpid(), libc::SIGKILL);
+                }
+                Ok(())
+            })
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn die_with_parent(&mut self) -> &mut Self {
+        self
     }
 }
 

@@ -364,15 +364,14 @@ impl Validator<'_, '_> {
                     spec.machine = node.machine.clone();
                     spec.rack = node.rack.clone();
                     spec.zone = node.zone.clone();
-                    spec.command = node.command.as_ref().and_then(|command| {
-                        let empty = command.value.first().is_none_or(|program| program.is_empty());
-                        if empty {
+                    if let Some(command) = &node.command {
+                        if command.value.first().is_none_or(|program| program.is_empty()) {
                             let message = "`command` names no program".to_string();
                             let expected = "expected `[program, args...]`";
                             self.error(ErrorKind::Value, &command.referenced, message, expected);
                         }
-                        Some(command.value.clone())
-                    });
+                        spec.command = Some(command.value.clone());
+                    }
                     topology.add_node(spec);
                 }
             }
