@@ -406,6 +406,19 @@ fn every_way_a_child_stops_gives_its_reason_and_the_sweep_goes_on() {
     assert_eq!(outcome.summary.failed(), 0, "{}", outcome.explain());
 }
 
+// Proves frames that reach the world a byte at a time (split at every byte, across many
+// reads) are reassembled: the child serves on, and its replies arrive.
+#[test]
+fn frames_dribbled_a_byte_at_a_time_are_reassembled() {
+    let command = test_child("misbehaving_echo_server.py", &["--mode", "dribble", "--after", "40"]);
+    let yaml = echo_scenario([Some(command), None, None], &[]);
+    let (report, trace) = run_recorded(&yaml, 2, &orrery_workloads::registry());
+    assert_eq!(report.failure, None);
+    assert_eq!(ending_of_node_zero(&trace), None, "node 0 serves to the end");
+    let replies = trace.records().iter().filter(|r| r.node == Some(NodeId(0)) && r.kind == "send");
+    assert!(replies.count() > 100, "node 0 kept replying");
+}
+
 // Proves a child's stderr reaches the trace as lines of its node, a Python traceback
 // included, and the node comes back under a supervisor with a fresh child.
 #[test]

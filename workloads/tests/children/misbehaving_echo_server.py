@@ -1,5 +1,6 @@
 """An echo server that serves ``--after N`` requests, then breaks the protocol one way
-(``--mode``), for the tests of how a child's ending reaches its node."""
+(``--mode``), for the tests of how a child's ending reaches its node; ``--mode dribble``
+instead writes its first N steps a byte at a time and keeps serving."""
 
 import argparse
 import os
@@ -53,17 +54,40 @@ def misbehave(node, mode):
         raise ValueError(mode)
 
 
+def dribbling(pipes, steps):
+    """Makes ``pipes`` write its first ``steps`` flushes a byte at a time, pausing between
+    bytes so that the world reads them in separate chunks: frames cut at every byte."""
+    whole = pipes.flush
+    left = [steps]
+
+    def flush():
+        if left[0] == 0:
+            return whole()
+        left[0] -= 1
+        data = bytes(pipes.pending)
+        pipes.pending.clear()
+        for index in range(len(data)):
+            os.write(pipes.output, data[index : index + 1])
+            time.sleep(0.0002)
+
+    pipes.flush = flush
+
+
 class Server(orrery_child.Process):
     def __init__(self, after, mode):
         self.after = after
         self.mode = mode
         self.served = 0
 
+    def on_start(self, node):
+        if self.mode == "dribble":
+            dribbling(node._pipes, self.after)
+
     def on_message(self, node, sender, message):
         tag, request_id, value = MESSAGE.unpack(message)
         if tag != 0:
             return
-        if self.served == self.after:
+        if self.served == self.after and self.mode != "dribble":
             misbehave(node, self.mode)
         self.served += 1
         node.send(sender, MESSAGE.pack(1, request_id, value))
