@@ -293,7 +293,8 @@ fn ending_of_node_zero(trace: &Trace) -> Option<(String, OwnedValue)> {
 
 // Proves each way a child can stop talking (exiting 0 or 3, a signal, closing stdout while
 // running, never answering, a stray byte, an oversize frame, bad CBOR, an unknown effect,
-// EOF inside a frame, an exception, a command that cannot start) ends its node with its
+// EOF inside a frame, a flood of effects, an exception, a command that cannot start, and
+// the protocol's own exit and abort) ends its node with its
 // stable reason, traced; peers then see the node down; and the sweep goes on, every seed
 // reporting, while the other servers keep the checks green.
 #[test]
@@ -301,6 +302,7 @@ fn every_way_a_child_stops_gives_its_reason_and_the_sweep_goes_on() {
     let config = SubprocessConfig {
         step_timeout: std::time::Duration::from_millis(1500),
         exit_grace: std::time::Duration::from_millis(300),
+        effects_per_step_max: 10_000,
         ..SubprocessConfig::default()
     };
     let registry = || registry_with(echo().subprocess_config(config));
@@ -348,6 +350,10 @@ fn every_way_a_child_stops_gives_its_reason_and_the_sweep_goes_on() {
         (
             test_child("misbehaving_echo_server.py", &["--mode", "eof_mid_frame"]),
             Ending::Abort("protocol_error: the stream ended inside a frame (7 of 14 bytes)"),
+        ),
+        (
+            test_child("misbehaving_echo_server.py", &["--mode", "flood"]),
+            Ending::Abort("protocol_error: more than 10000 effects in one step"),
         ),
         (
             test_child("misbehaving_echo_server.py", &["--mode", "raise"]),

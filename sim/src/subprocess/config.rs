@@ -19,6 +19,9 @@ pub struct SubprocessConfig {
     pub stderr_line_bytes_max: usize,
     /// At most this many stderr lines per step reach the trace; the rest are counted.
     pub stderr_lines_per_step_max: usize,
+    /// A step with more effects than this ends the node with a `protocol_error` (a child
+    /// in a loop must not flood the world's queue before its step times out).
+    pub effects_per_step_max: u64,
 }
 
 impl Default for SubprocessConfig {
@@ -29,6 +32,7 @@ impl Default for SubprocessConfig {
             frame_max_bytes: 16 << 20,
             stderr_line_bytes_max: 1024,
             stderr_lines_per_step_max: 64,
+            effects_per_step_max: 1_000_000,
         }
     }
 }

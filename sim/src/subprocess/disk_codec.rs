@@ -189,9 +189,14 @@ pub fn error_from_cbor(item: &Cbor) -> Result<DiskError, ProtocolError> {
 
 /// A result as `{"ok": output}` or `{"error": error}`.
 pub fn result_to_cbor(result: &Result<DiskOutput, DiskError>) -> Cbor {
+    entries([result_entry(result)])
+}
+
+/// The one entry of a result's map: `("ok", output)` or `("error", error)`.
+pub fn result_entry(result: &Result<DiskOutput, DiskError>) -> (&'static str, Cbor) {
     match result {
-        Ok(output) => entries([("ok", output_to_cbor(output))]),
-        Err(error) => entries([("error", error_to_cbor(error))]),
+        Ok(output) => ("ok", output_to_cbor(output)),
+        Err(error) => ("error", error_to_cbor(error)),
     }
 }
 

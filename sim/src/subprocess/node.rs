@@ -151,7 +151,7 @@ impl<M: Debug + 'static> SubprocessNode<M> {
     ) -> Result<(), ChildEnd> {
         let deadline = transport.step_deadline();
         transport.send(&event, deadline)?;
-        loop {
+        for _ in 0..self.config.effects_per_step_max {
             let reply = match transport.receive(deadline)? {
                 FromChild::Done => return Ok(()),
                 FromChild::Send { to, message } => {
@@ -202,6 +202,10 @@ impl<M: Debug + 'static> SubprocessNode<M> {
                 transport.send(&ToChild::Reply(reply), deadline)?;
             }
         }
+        Err(ChildEnd::ProtocolError(format!(
+            "more than {} effects in one step",
+            self.config.effects_per_step_max
+        )))
     }
 
     fn decode(&mut self, to: NodeId, bytes: &[u8]) -> Result<M, ChildEnd> {

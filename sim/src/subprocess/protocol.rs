@@ -15,7 +15,8 @@ use crate::trace::Value;
 
 use super::cbor::Cbor;
 use super::disk_codec::{
-    error_from_cbor, error_to_cbor, op_from_cbor, op_to_cbor, result_from_cbor, result_to_cbor,
+    error_from_cbor, error_to_cbor, op_from_cbor, op_to_cbor, result_entry, result_from_cbor,
+    result_to_cbor,
 };
 
 /// A message that breaks the protocol, with what is wrong.
@@ -293,13 +294,13 @@ fn fields_to_cbor(fields: &[(String, FieldValue)]) -> Cbor {
     )
 }
 
-fn send_result_to_cbor(result: &Result<(), SendError>) -> Cbor {
+fn send_result_entry(result: &Result<(), SendError>) -> (&'static str, Cbor) {
     match result {
-        Ok(()) => entries([("ok", Cbor::Null)]),
-        Err(SendError::QueueFull(to)) => entries([(
+        Ok(()) => ("ok", Cbor::Null),
+        Err(SendError::QueueFull(to)) => (
             "error",
             entries([("kind", Cbor::text("queue_full")), ("to", Cbor::Unsigned(u64::from(to.0)))]),
-        )]),
+        ),
     }
 }
 
@@ -361,18 +362,15 @@ impl ToChild {
                 ]),
             ),
             ToChild::Reply(reply) => {
-                let result = match reply {
-                    Reply::Sent(result) => send_result_to_cbor(result),
-                    Reply::Disk(result) => result_to_cbor(result),
+                let entry = match reply {
+                    Reply::Sent(result) => send_result_entry(result),
+                    Reply::Disk(result) => result_entry(result),
                     Reply::Submitted(Ok(ticket)) => {
-                        entries([("ok", entries([("ticket", Cbor::Unsigned(ticket.id()))]))])
+                        ("ok", entries([("ticket", Cbor::Unsigned(ticket.id()))]))
                     }
-                    Reply::Submitted(Err(error)) => entries([("error", error_to_cbor(error))]),
+                    Reply::Submitted(Err(error)) => ("error", error_to_cbor(error)),
                 };
-                let Cbor::Map(fields) = result else { unreachable!("results are maps") };
-                let mut all = vec![("type".to_string(), Cbor::text("reply"))];
-                all.extend(fields);
-                Cbor::Map(all)
+                with_type("reply", [entry])
             }
             ToChild::Shutdown => with_type("shutdown", []),
         }

@@ -23,6 +23,9 @@ use super::stderr_log::StderrLog;
 /// Bytes read from a pipe at a time.
 const CHUNK_BYTES: usize = 64 * 1024;
 
+/// Reads of stderr after a step at most (4 MiB): more than a pipe holds.
+const DRAIN_CHUNKS_MAX: usize = 64;
+
 /// The wall clock, only to bound waits on a child (never an input of the run).
 fn wall_now() -> WallInstant {
     #[allow(clippy::disallowed_methods)] // tidy: allow (bounds a wait on a child only)
@@ -134,9 +137,14 @@ impl Transport {
     }
 
     /// Reads what stderr holds now, without waiting: after a `done`, everything the child
-    /// wrote to stderr during its step is in the pipe.
+    /// wrote to stderr during its step is in the pipe. At most `DRAIN_CHUNKS_MAX` reads, so a
+    /// child that never stops writing cannot hold the world here.
     pub fn drain_stderr(&mut self) {
-        while self.stderr.is_some() && self.read_stderr() {}
+        for _ in 0..DRAIN_CHUNKS_MAX {
+            if self.stderr.is_none() || !self.read_stderr() {
+                return;
+            }
+        }
     }
 
     /// The stderr lines to trace and how many were dropped over the limit.

@@ -43,6 +43,10 @@ def misbehave(node, mode):
         os.write(output, struct.pack(">I", 10) + b"abc")
         os.close(output)
         time.sleep(60)
+    elif mode == "flood":
+        while True:
+            node.record("flood")
+            node._pipes.flush()
     elif mode == "raise":
         print("about to fail", file=sys.stderr)
         raise RuntimeError("the server gave up")
