@@ -60,8 +60,9 @@ use crate::trace::Value;
 use crate::wire::Codec;
 
 use super::cbor::Cbor;
+use super::effect::{FieldValue, FromChild};
+use super::event::{Identity, Reply, StepClock, ToChild};
 use super::frame::{write_frame, FrameReader};
-use super::protocol::{FieldValue, FromChild, Identity, Reply, StepClock, ToChild};
 
 /// The exit code of a child that received something that is not the protocol
 /// (`EX_SOFTWARE`).

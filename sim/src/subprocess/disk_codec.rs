@@ -10,7 +10,7 @@
 use crate::disk::{DiskError, DiskOp, DiskOpKind, DiskOutput};
 
 use super::cbor::Cbor;
-use super::protocol::{entries, MapAccess, ProtocolError};
+use super::map_access::{entries, MapAccess, ProtocolError};
 
 const KINDS: [DiskOpKind; 12] = [
     DiskOpKind::Create,

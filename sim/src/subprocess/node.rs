@@ -23,8 +23,9 @@ use crate::wire::{Codec, Wire};
 use crate::world::Context;
 
 use super::config::SubprocessConfig;
+use super::effect::{FieldValue, FromChild};
 use super::ending::ChildEnd;
-use super::protocol::{FieldValue, FromChild, Identity, Reply, StepClock, ToChild};
+use super::event::{Identity, Reply, StepClock, ToChild};
 use super::transport::Transport;
 
 /// Converts a node's messages to bytes and back, for child processes (a `Codec` as an

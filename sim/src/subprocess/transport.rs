@@ -15,9 +15,10 @@ use std::time::Instant as WallInstant;
 
 use super::cbor::Cbor;
 use super::config::SubprocessConfig;
+use super::effect::FromChild;
 use super::ending::ChildEnd;
+use super::event::ToChild;
 use super::frame::{write_frame, FrameReader};
-use super::protocol::{FromChild, ToChild};
 use super::stderr_log::StderrLog;
 
 /// Bytes read from a pipe at a time.
