@@ -62,7 +62,7 @@ impl<M> SubprocessNode<M> {
         }
     }
 
-    /// Steps the child has completed since this incarnation started (for benchmarks).
+    /// Steps the child has completed since this incarnation started.
     pub fn steps(&self) -> u64 {
         self.steps
     }

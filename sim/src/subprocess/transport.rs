@@ -6,6 +6,10 @@
 //! when the node's process is dropped) also kills whatever it started. How a child that
 //! stopped talking ended is read without reaping it first (`waitid` with `WNOWAIT`), so the
 //! group can still be killed safely: its id cannot be reused while the leader is a zombie.
+//!
+//! A write to a child that has gone fails with `EPIPE` only if SIGPIPE is ignored, as it is
+//! in every Rust program (the standard library ignores it before `main`); a host that
+//! restores the default action would be killed by a dying child instead.
 
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::AsRawFd;
