@@ -1,0 +1,63 @@
+//! Orrery's production runtime: the same process types that run in the simulated world, run
+//! one node per OS process over real TCP sockets, tokio timers and a real directory.
+//!
+//! Protocol code is written once against `orrery_sim::NodeApi` (`impl<N: NodeApi<M>>
+//! Process<M, N> for MyServer`). In simulation `N` is the world's `Context`; here it is
+//! [`Node`], whose sends are frames to real peers, whose timers are on the tokio clock and
+//! whose disk is a real directory with real `fdatasync` and directory `fsync`. The wire is
+//! the workload's `orrery_sim::Codec`, the same bytes an `Encoded` simulated wire carries,
+//! framed as `frame` describes.
+//!
+//! ```no_run
+//! use orrery_runtime::{run, NodeConfig, NodeProcess};
+//! use orrery_sim::wire::Bytes;
+//! use orrery_sim::{NodeApi, NodeId, Process};
+//!
+//! /// Echoes every byte message back: written once, for any backing.
+//! struct Echo;
+//! impl<N: NodeApi<Vec<u8>>> Process<Vec<u8>, N> for Echo {
+//!     fn on_message(&mut self, node: &mut N, from: NodeId, message: Vec<u8>) {
+//!         node.send(from, message);
+//!     }
+//! }
+//!
+//! let config = NodeConfig::load("node0.yaml".as_ref()).unwrap_or_else(|error| {
+//!     eprintln!("{error}");
+//!     std::process::exit(2);
+//! });
+//! let report = run(config, Bytes, |_| -> NodeProcess<Bytes> { Box::new(Echo) })
+//!     .unwrap_or_else(|error| {
+//!         eprintln!("{error}");
+//!         std::process::exit(2);
+//!     });
+//! std::process::exit(report.ended.exit_code());
+//! ```
+//!
+//! What this crate never has: a fault power (no partition, crash, clog or disk fault is
+//! reachable from it: it never names the simulator's `Control`), a `buggify` that fires, or an
+//! unbounded queue.
+
+mod clock;
+pub mod config;
+pub mod frame;
+mod inbound;
+mod node;
+mod outbound;
+mod run;
+mod stats;
+pub mod storage;
+mod timers;
+mod trace;
+
+pub use clock::host_monotonic;
+pub use config::{ConfigError, NetworkConfig, NodeConfig, NodeEntry};
+pub use node::{Ended, Node, NodeDisk};
+pub use run::{run, serve, serve_on, Report, RuntimeError};
+pub use stats::{Stats, StatsSnapshot};
+pub use storage::DirectoryStorage;
+
+/// What a factory builds for the production backing with codec `C`: any process written for
+/// every `NodeApi` fits (`Box::new(MyServer::new(..))`). Boxed once per boot, so a binary can
+/// run different process types by role; the callbacks' virtual call is nothing beside a
+/// socket's system calls.
+pub type NodeProcess<C> = Box<dyn orrery_sim::Process<<C as orrery_sim::Codec>::Message, Node<C>>>;
