@@ -239,7 +239,10 @@ impl NodeConfig {
 
     /// Renders the configuration as the YAML `parse` reads.
     pub fn to_yaml(&self) -> String {
-        let mut text = format!("node: {}\ndata_dir: {:?}\nlisten: {}\n", self.node.0, self.data_dir, self.listen);
+        let mut text = format!(
+            "node: {}\ndata_dir: {:?}\nlisten: {}\n",
+            self.node.0, self.data_dir, self.listen
+        );
         if let Some(fd) = self.listen_fd {
             text += &format!("listen_fd: {fd}\n");
         }

@@ -24,7 +24,9 @@ pub const HELLO_MAGIC: [u8; 8] = *b"orrery\x00\x01";
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FrameError {
     /// The length field says more than this connection accepts.
-    #[error("a frame of {length_bytes} bytes is more than the {max_bytes} this connection accepts")]
+    #[error(
+        "a frame of {length_bytes} bytes is more than the {max_bytes} this connection accepts"
+    )]
     Oversize {
         /// What the length field said.
         length_bytes: u64,

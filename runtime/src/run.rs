@@ -133,8 +133,13 @@ where
     let network = config.network.clone();
     let (inbox_sender, mut inbox) = mpsc::channel::<Inbound>(network.inbox_capacity);
     let mut tasks = JoinSet::new();
-    let receiving =
-        Receiving { me, n_nodes, network: network.clone(), inbox: inbox_sender, stats: stats.clone() };
+    let receiving = Receiving {
+        me,
+        n_nodes,
+        network: network.clone(),
+        inbox: inbox_sender,
+        stats: stats.clone(),
+    };
     tasks.spawn(inbound::accept(listener, receiving));
     let mut peers = Vec::with_capacity(n_nodes);
     for entry in &config.nodes {
@@ -281,9 +286,8 @@ fn bind(config: &NodeConfig) -> Result<std::net::TcpListener, RuntimeError> {
             address: format!("fd {fd}"),
             source: io::Error::new(io::ErrorKind::Unsupported, "inherited sockets need Unix"),
         }),
-        None => std::net::TcpListener::bind(config.listen).map_err(|source| {
-            RuntimeError::Listen { address: config.listen.to_string(), source }
-        }),
+        None => std::net::TcpListener::bind(config.listen)
+            .map_err(|source| RuntimeError::Listen { address: config.listen.to_string(), source }),
     }
 }
 
@@ -293,9 +297,14 @@ fn boot_incarnation(data_dir: &Path) -> io::Result<u32> {
     std::fs::create_dir_all(data_dir)?;
     let path = data_dir.join(INCARNATION_FILE);
     let incarnation = match std::fs::read_to_string(&path) {
-        Ok(text) => text.trim().parse::<u32>().map_err(|_| {
-            io::Error::new(io::ErrorKind::InvalidData, format!("{} is not a number", path.display()))
-        })? + 1,
+        Ok(text) => {
+            text.trim().parse::<u32>().map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{} is not a number", path.display()),
+                )
+            })? + 1
+        }
         Err(error) if error.kind() == io::ErrorKind::NotFound => 0,
         Err(error) => return Err(error),
     };

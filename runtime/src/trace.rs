@@ -60,7 +60,10 @@ impl TraceSink {
             time: at,
             node: Some(self.node),
             kind: kind.to_string(),
-            fields: fields.iter().map(|(name, value)| (name.to_string(), (*value).into())).collect(),
+            fields: fields
+                .iter()
+                .map(|(name, value)| (name.to_string(), (*value).into()))
+                .collect(),
             detail: None,
         };
         self.pending.push_str(&json::record_line(&record));
