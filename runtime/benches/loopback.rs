@@ -159,12 +159,73 @@ fn plain_round_trips(round_trips: u64) -> StdDuration {
     elapsed
 }
 
+/// `round_trips` through plain tokio sockets as the runtime uses them: each direction on the
+/// connection its sender dialed.
+fn plain_two_connection_round_trips(round_trips: u64) -> StdDuration {
+    let requests = TcpListener::bind("127.0.0.1:0").expect("a port");
+    let replies = TcpListener::bind("127.0.0.1:0").expect("a port");
+    let (requests_at, replies_at) =
+        (requests.local_addr().expect("bound"), replies.local_addr().expect("bound"));
+    let echo = std::thread::spawn(move || {
+        runtime().block_on(async move {
+            requests.set_nonblocking(true).expect("nonblocking");
+            let listener = tokio::net::TcpListener::from_std(requests).expect("a listener");
+            let (mut inbound, _) = listener.accept().await.expect("accepted");
+            let mut outbound = tokio::net::TcpStream::connect(replies_at).await.expect("dialed");
+            outbound.set_nodelay(true).expect("nodelay");
+            let mut decoder = FrameDecoder::new(1 << 20);
+            let mut out = Vec::new();
+            loop {
+                while let Some(payload) = decoder.next_frame().expect("valid frames") {
+                    out.clear();
+                    frame::encode(&mut out, |buffer| buffer.extend_from_slice(&payload));
+                    outbound.write_all(&out).await.expect("written");
+                }
+                if inbound.read_buf(decoder.read_buffer(64 << 10)).await.expect("read") == 0 {
+                    return;
+                }
+            }
+        })
+    });
+    let elapsed = runtime().block_on(async move {
+        replies.set_nonblocking(true).expect("nonblocking");
+        let listener = tokio::net::TcpListener::from_std(replies).expect("a listener");
+        let mut outbound = tokio::net::TcpStream::connect(requests_at).await.expect("dialed");
+        outbound.set_nodelay(true).expect("nodelay");
+        let (mut inbound, _) = listener.accept().await.expect("accepted");
+        let mut decoder = FrameDecoder::new(1 << 20);
+        let mut out = Vec::new();
+        let mut started = StdInstant::now();
+        let mut message = 0u64.to_le_bytes().to_vec();
+        for replies in 0..WARMUP + round_trips {
+            if replies == WARMUP {
+                started = StdInstant::now();
+            }
+            out.clear();
+            frame::encode(&mut out, |buffer| buffer.extend_from_slice(&message));
+            outbound.write_all(&out).await.expect("written");
+            message = loop {
+                if let Some(payload) = decoder.next_frame().expect("valid frames") {
+                    break payload;
+                }
+                inbound.read_buf(decoder.read_buffer(64 << 10)).await.expect("read");
+            };
+        }
+        started.elapsed()
+    });
+    let _ = echo.join();
+    elapsed
+}
+
 fn loopback(c: &mut Criterion) {
     let mut group = c.benchmark_group("loopback_round_trips");
     group.throughput(Throughput::Elements(1));
     group.sample_size(20).measurement_time(StdDuration::from_secs(5));
     group.bench_function("orrery_runtime", |b| b.iter_custom(orrery_round_trips));
     group.bench_function("plain_tokio", |b| b.iter_custom(plain_round_trips));
+    group.bench_function("plain_tokio_two_connections", |b| {
+        b.iter_custom(plain_two_connection_round_trips)
+    });
     group.finish();
 }
 

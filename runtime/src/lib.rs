@@ -53,7 +53,7 @@ pub use clock::host_monotonic;
 pub use config::{ConfigError, NetworkConfig, NodeConfig, NodeEntry};
 pub use node::{Ended, Node, NodeDisk};
 pub use run::{run, serve, serve_on, Report, RuntimeError};
-pub use stats::{Stats, StatsSnapshot};
+pub use stats::StatsSnapshot;
 pub use storage::DirectoryStorage;
 
 /// What a factory builds for the production backing with codec `C`: any process written for
@@ -61,3 +61,30 @@ pub use storage::DirectoryStorage;
 /// run different process types by role; the callbacks' virtual call is nothing beside a
 /// socket's system calls.
 pub type NodeProcess<C> = Box<dyn orrery_sim::Process<<C as orrery_sim::Codec>::Message, Node<C>>>;
+
+#[cfg(test)]
+mod tests {
+    // Proves no source of this crate names a fault power or lets buggify fire: the production
+    // surface stays free of them by construction, not by convention.
+    #[test]
+    fn no_fault_power_in_the_production_sources() {
+        let forbidden = ["Control", "::fault", "fn buggify"];
+        let directory = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut problems = Vec::new();
+        let mut files = 0;
+        for entry in std::fs::read_dir(&directory).expect("src/") {
+            let path = entry.expect("an entry").path();
+            let text = std::fs::read_to_string(&path).expect("a source");
+            files += 1;
+            for (number, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                let code = code.split('"').step_by(2).collect::<String>();
+                for pattern in forbidden.iter().filter(|pattern| code.contains(**pattern)) {
+                    problems.push(format!("{}:{}: {pattern}", path.display(), number + 1));
+                }
+            }
+        }
+        assert!(files >= 10, "found only {files} sources");
+        assert!(problems.is_empty(), "fault powers in the runtime:\n{}", problems.join("\n"));
+    }
+}

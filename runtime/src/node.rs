@@ -79,7 +79,8 @@ impl<C: Codec> Node<C> {
         self.halt.is_some()
     }
 
-    fn stop(&mut self, ended: Ended) {
+    /// Ends the node's run: nothing more of the current callback takes effect.
+    pub(crate) fn stop(&mut self, ended: Ended) {
         if self.halt.is_none() {
             let at = clock::host_monotonic();
             match &ended {
@@ -94,10 +95,6 @@ impl<C: Codec> Node<C> {
             }
             self.halt = Some(ended);
         }
-    }
-
-    pub(crate) fn end(&mut self, ended: Ended) {
-        self.stop(ended);
     }
 }
 

@@ -14,7 +14,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use orrery_sim::{NodeId, Stream};
+use orrery_sim::{Duration, NodeId, Stream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
@@ -35,8 +35,9 @@ pub(crate) struct Outbound {
     pub incarnation: u32,
     pub network: NetworkConfig,
     pub stats: Arc<Stats>,
-    /// `runtime.reconnect[me, peer, incarnation]`: the backoff's jitter.
-    pub jitter: Stream,
+    /// The waits between failed dials, jittered from `runtime.reconnect[me, peer,
+    /// incarnation]`.
+    pub backoff: Backoff,
 }
 
 /// Why a connection stopped carrying frames.
@@ -71,9 +72,37 @@ impl Batch {
     }
 }
 
+/// The waits between failed dials: from `min`, doubling to `max`, each drawn between half
+/// and all of the current step from the jitter stream; back to `min` after a connection.
+pub(crate) struct Backoff {
+    min: Duration,
+    max: Duration,
+    step: Duration,
+    jitter: Stream,
+}
+
+impl Backoff {
+    pub fn new(min: Duration, max: Duration, jitter: Stream) -> Backoff {
+        Backoff { min, max, step: min, jitter }
+    }
+
+    /// The wait before the next dial, after one more failure.
+    pub fn next_wait(&mut self) -> Duration {
+        let half = self.step.as_nanos() / 2;
+        let wait =
+            Duration::from_nanos(half + self.jitter.uniform_u64(0, self.step.as_nanos() - half));
+        self.step = (self.step * 2).min(self.max);
+        wait
+    }
+
+    /// A dial succeeded.
+    pub fn reset(&mut self) {
+        self.step = self.min;
+    }
+}
+
 /// Runs until the node drops the sending side of `queue`.
 pub(crate) async fn write_to_peer(mut link: Outbound, mut queue: mpsc::Receiver<Vec<u8>>) {
-    let mut backoff = link.network.reconnect_backoff_min;
     let mut batch = Batch::default();
     loop {
         if batch.is_empty() {
@@ -86,19 +115,17 @@ pub(crate) async fn write_to_peer(mut link: Outbound, mut queue: mpsc::Receiver<
             Ok(stream) => stream,
             Err(error) => {
                 Stats::add(&link.stats.dial_failures, 1);
-                let half = backoff.as_nanos() / 2;
-                let wait = half + link.jitter.uniform_u64(0, half);
+                let wait = link.backoff.next_wait();
                 tracing::debug!(
                     target: "orrery::net",
                     node = %link.me, peer = %link.peer, address = %link.address, %error,
-                    "dial failed; retrying in {}", orrery_sim::Duration::from_nanos(wait)
+                    "dial failed; retrying in {wait}"
                 );
-                tokio::time::sleep(std::time::Duration::from_nanos(wait)).await;
-                backoff = (backoff * 2).min(link.network.reconnect_backoff_max);
+                tokio::time::sleep(std::time::Duration::from_nanos(wait.as_nanos())).await;
                 continue;
             }
         };
-        backoff = link.network.reconnect_backoff_min;
+        link.backoff.reset();
         Stats::add(&link.stats.connections_dialed, 1);
         tracing::info!(
             target: "orrery::net",
@@ -178,5 +205,31 @@ async fn carry(
                 });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use orrery_sim::ms;
+
+    // Proves the backoff doubles to its cap, each wait within half to all of its step, that a
+    // connection resets it, and that the jitter is a function of the stream's seed alone.
+    #[test]
+    fn backoff_doubles_jittered_and_is_pinned_by_the_seed() {
+        let schedule = |seed| {
+            let mut backoff = Backoff::new(ms(10), ms(80), Stream::new(seed, "runtime.reconnect"));
+            let mut waits: Vec<Duration> = (0..6).map(|_| backoff.next_wait()).collect();
+            backoff.reset();
+            waits.push(backoff.next_wait());
+            waits
+        };
+        let waits = schedule(3);
+        for (wait, step) in waits.iter().zip([10, 20, 40, 80, 80, 80, 10]) {
+            let half = Duration::from_nanos(ms(step).as_nanos() / 2);
+            assert!(*wait >= half && *wait <= ms(step), "{wait} for a {step}ms step");
+        }
+        assert_eq!(waits, schedule(3), "the same seed, the same schedule");
+        assert_ne!(waits, schedule(4), "another seed, another schedule");
     }
 }

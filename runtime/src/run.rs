@@ -20,7 +20,7 @@ use tokio::task::JoinSet;
 use crate::config::NodeConfig;
 use crate::inbound::{self, Inbound, Receiving};
 use crate::node::{Ended, Node};
-use crate::outbound::{self, Outbound};
+use crate::outbound::{self, Backoff, Outbound};
 use crate::stats::{Stats, StatsSnapshot};
 use crate::storage::DirectoryStorage;
 use crate::trace::{self, TraceSink};
@@ -160,7 +160,11 @@ where
             incarnation,
             network: network.clone(),
             stats: stats.clone(),
-            jitter,
+            backoff: Backoff::new(
+                network.reconnect_backoff_min,
+                network.reconnect_backoff_max,
+                jitter,
+            ),
         };
         tasks.spawn(outbound::write_to_peer(link, queued));
         peers.push(Some(queue));
@@ -205,7 +209,7 @@ where
         armed = deadline;
         tokio::select! {
             () = &mut stop => {
-                node.end(Ended::Stopped);
+                node.stop(Ended::Stopped);
             }
             received = inbox.recv() => {
                 let Some(first) = received else {

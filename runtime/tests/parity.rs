@@ -43,7 +43,14 @@ fn main() {
         println!("production_parity: test\nsimulated_parity: test");
         return;
     }
-    let filter = args.iter().skip(1).find(|arg| !arg.starts_with('-'));
+    // libtest's options that take a value; any other bare argument is a name filter.
+    let valued = ["--test-threads", "--skip", "--format", "--color", "--logfile", "-Z"];
+    let filter = args
+        .iter()
+        .enumerate()
+        .skip(1)
+        .find(|(i, arg)| !arg.starts_with('-') && !valued.contains(&args[i - 1].as_str()))
+        .map(|(_, arg)| arg);
     let mut passed = 0;
     for (name, test) in
         [("production_parity", production_parity as fn()), ("simulated_parity", simulated_parity)]

@@ -11,7 +11,7 @@ use std::time::Duration as StdDuration;
 
 use orrery_runtime::{serve_on, Node, NodeConfig, NodeEntry, NodeProcess, Report};
 use orrery_sim::wire::Bytes;
-use orrery_sim::{ms, NodeApi, NodeId, Process, TimerId};
+use orrery_sim::{ms, Codec, NodeApi, NodeId, Process, TimerId};
 
 /// A directory removed when dropped.
 pub struct TempDir(PathBuf);
@@ -95,6 +95,16 @@ pub fn start(
     config: NodeConfig,
     factory: impl FnOnce() -> NodeProcess<Bytes> + Send + 'static,
 ) -> Running {
+    start_with(listener, config, Bytes, factory)
+}
+
+/// Starts `config`'s node on `listener` with `codec`.
+pub fn start_with<C: Codec + Send>(
+    listener: TcpListener,
+    config: NodeConfig,
+    codec: C,
+    factory: impl FnOnce() -> NodeProcess<C> + Send + 'static,
+) -> Running {
     let address = listener.local_addr().expect("bound");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::spawn(move || {
@@ -104,17 +114,17 @@ pub fn start(
             let _ = stopped.await;
         };
         runtime
-            .block_on(serve_on(listener, config, Bytes, |_| factory(), stopped))
+            .block_on(serve_on(listener, config, codec, |_| factory(), stopped))
             .expect("the node starts")
     });
     Running { stop: Some(stop), thread: Some(thread), address }
 }
 
-/// Reports every message it receives to the test, as (from, bytes).
-pub struct Recorder(pub mpsc::Sender<(NodeId, Vec<u8>)>);
+/// Reports every message it receives to the test, as (from, message).
+pub struct Recorder<M = Vec<u8>>(pub mpsc::Sender<(NodeId, M)>);
 
-impl<N: NodeApi<Vec<u8>>> Process<Vec<u8>, N> for Recorder {
-    fn on_message(&mut self, _node: &mut N, from: NodeId, message: Vec<u8>) {
+impl<M: 'static, N: NodeApi<M>> Process<M, N> for Recorder<M> {
+    fn on_message(&mut self, _node: &mut N, from: NodeId, message: M) {
         let _ = self.0.send((from, message));
     }
 }
