@@ -6,6 +6,7 @@
 //! `cargo bench -p orrery-runtime --bench loopback`; the figures are in benches/README.md.
 
 use std::net::TcpListener;
+use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration as StdDuration, Instant as StdInstant};
 
@@ -73,7 +74,11 @@ fn orrery_round_trips(round_trips: u64) -> StdDuration {
             role: "node".into(),
         })
         .collect();
-    let data = std::env::temp_dir().join(format!("orrery-bench-loopback-{}", std::process::id()));
+    // The nodes boot with real fsyncs; on a disk shared with other work those stall the
+    // measured threads now and then (see benches/README.md), so the data goes to memory.
+    let scratch = Path::new("/dev/shm");
+    let scratch = if scratch.is_dir() { scratch.to_path_buf() } else { std::env::temp_dir() };
+    let data = scratch.join(format!("orrery-bench-loopback-{}", std::process::id()));
     let (report, reported) = mpsc::channel();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let mut listeners = listeners.into_iter();

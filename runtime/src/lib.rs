@@ -42,7 +42,7 @@ pub mod config;
 pub mod frame;
 mod inbound;
 mod node;
-mod outbound;
+mod peer;
 mod run;
 mod stats;
 pub mod storage;
@@ -56,11 +56,12 @@ pub use run::{run, serve, serve_on, Report, RuntimeError};
 pub use stats::StatsSnapshot;
 pub use storage::DirectoryStorage;
 
-/// What a factory builds for the production backing with codec `C`: any process written for
-/// every `NodeApi` fits (`Box::new(MyServer::new(..))`). Boxed once per boot, so a binary can
+/// What a factory builds for the production backing with codec `C`: any `Send` process
+/// written for every `NodeApi` fits (`Box::new(MyServer::new(..))`). Boxed once per boot, so a binary can
 /// run different process types by role; the callbacks' virtual call is nothing beside a
 /// socket's system calls.
-pub type NodeProcess<C> = Box<dyn orrery_sim::Process<<C as orrery_sim::Codec>::Message, Node<C>>>;
+pub type NodeProcess<C> =
+    Box<dyn orrery_sim::Process<<C as orrery_sim::Codec>::Message, Node<C>> + Send>;
 
 #[cfg(test)]
 mod tests {

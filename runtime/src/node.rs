@@ -16,10 +16,11 @@ use std::sync::Arc;
 use orrery_sim::disk::{DiskError, DiskOp, DiskTicket};
 use orrery_sim::net::SendError;
 use orrery_sim::{Codec, Duration, Instant, NodeApi, NodeId, Storage, Stream, TimerId, Value};
-use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::sync::mpsc;
 
 use crate::clock;
 use crate::frame;
+use crate::peer::{Outgoing, PeerSlot, Sent};
 use crate::stats::Stats;
 use crate::storage::DirectoryStorage;
 use crate::timers::Timers;
@@ -56,8 +57,10 @@ pub struct Node<C: Codec> {
     pub(crate) incarnation: u32,
     pub(crate) epoch: tokio::time::Instant,
     pub(crate) codec: C,
-    /// Each peer's queue (`None` at this node's own index).
-    pub(crate) peers: Vec<Option<mpsc::Sender<Vec<u8>>>>,
+    /// Each peer's slot and queue (`None` at this node's own index).
+    pub(crate) peers: Vec<Option<(Arc<PeerSlot>, mpsc::Sender<Outgoing>)>>,
+    /// Where each send is framed (reused: a send that is written at once allocates nothing).
+    pub(crate) frame: Vec<u8>,
     /// Messages this node sent itself, delivered without a socket.
     pub(crate) local: VecDeque<C::Message>,
     pub(crate) timers: Timers,
@@ -136,27 +139,25 @@ impl<C: Codec> NodeApi<C::Message> for Node<C> {
             self.local.push_back(message);
             return Ok(());
         }
-        let Some(Some(queue)) = self.peers.get(to.index()) else {
+        let Some(Some((slot, queue))) = self.peers.get(to.index()) else {
             Stats::add(&self.stats.dropped_unknown_node, 1);
             tracing::debug!(target: "orrery::net", node = %self.id, %to, "send to an unknown node dropped");
             return Ok(());
         };
-        let mut bytes = Vec::with_capacity(64);
+        self.frame.clear();
         let codec = &mut self.codec;
-        let length = frame::encode(&mut bytes, |buffer| codec.encode(&message, buffer));
+        let length = frame::encode(&mut self.frame, |buffer| codec.encode(&message, buffer));
         if length > self.frame_bytes_max as usize {
             Stats::add(&self.stats.dropped_oversize, 1);
             tracing::warn!(target: "orrery::net", node = %self.id, %to, length, "message longer than frame_bytes_max dropped");
             return Ok(());
         }
-        match queue.try_send(bytes) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => {
+        match slot.send(&self.frame, queue, &self.stats) {
+            Sent::Accepted => Ok(()),
+            Sent::QueueFull => {
                 Stats::add(&self.stats.dropped_queue_full, 1);
                 Err(SendError::QueueFull(to))
             }
-            // The peer's task only ends when the node does.
-            Err(TrySendError::Closed(_)) => Ok(()),
         }
     }
 

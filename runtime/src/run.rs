@@ -20,7 +20,7 @@ use tokio::task::JoinSet;
 use crate::config::NodeConfig;
 use crate::inbound::{self, Inbound, Receiving};
 use crate::node::{Ended, Node};
-use crate::outbound::{self, Backoff, Outbound};
+use crate::peer::{self, Backoff, Outbound, PeerSlot};
 use crate::stats::{Stats, StatsSnapshot};
 use crate::storage::DirectoryStorage;
 use crate::trace::{self, TraceSink};
@@ -66,7 +66,8 @@ pub enum RuntimeError {
 /// configured. A binary's `main` is then `std::process::exit(report.ended.exit_code())`.
 pub fn run<C, F>(config: NodeConfig, codec: C, factory: F) -> Result<Report, RuntimeError>
 where
-    C: Codec,
+    C: Codec + Send,
+    C::Message: Send,
     F: FnOnce(&NodeConfig) -> NodeProcess<C>,
 {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -82,10 +83,11 @@ pub async fn serve<C, F>(
     config: NodeConfig,
     codec: C,
     factory: F,
-    stop: impl Future<Output = ()>,
+    stop: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Report, RuntimeError>
 where
-    C: Codec,
+    C: Codec + Send,
+    C::Message: Send,
     F: FnOnce(&NodeConfig) -> NodeProcess<C>,
 {
     let listener = bind(&config)?;
@@ -98,10 +100,11 @@ pub async fn serve_on<C, F>(
     config: NodeConfig,
     codec: C,
     factory: F,
-    stop: impl Future<Output = ()>,
+    stop: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Report, RuntimeError>
 where
-    C: Codec,
+    C: Codec + Send,
+    C::Message: Send,
     F: FnOnce(&NodeConfig) -> NodeProcess<C>,
 {
     let me = config.node;
@@ -131,22 +134,25 @@ where
 
     let stats = Arc::new(Stats::default());
     let network = config.network.clone();
-    let (inbox_sender, mut inbox) = mpsc::channel::<Inbound>(network.inbox_capacity);
-    let mut tasks = JoinSet::new();
+    let (inbox_sender, inbox) = mpsc::channel::<Inbound>(network.inbox_capacity);
+    let slots: Vec<Option<Arc<PeerSlot>>> = (0..n_nodes as u32)
+        .map(|peer| (peer != me.0).then(|| Arc::new(PeerSlot::new(me, NodeId(peer)))))
+        .collect();
     let receiving = Receiving {
         me,
         n_nodes,
         network: network.clone(),
         inbox: inbox_sender,
         stats: stats.clone(),
+        slots: Arc::new(slots.clone()),
     };
-    tasks.spawn(inbound::accept(listener, receiving));
+    let mut tasks = JoinSet::new();
     let mut peers = Vec::with_capacity(n_nodes);
-    for entry in &config.nodes {
-        if entry.id == me {
+    for (entry, slot) in config.nodes.iter().zip(slots) {
+        let Some(slot) = slot else {
             peers.push(None);
             continue;
-        }
+        };
         let (queue, queued) = mpsc::channel(network.queue_capacity);
         let jitter = Stream::with_parts(
             seed,
@@ -154,21 +160,21 @@ where
             &[u64::from(me.0), u64::from(entry.id.0), u64::from(incarnation)],
         );
         let link = Outbound {
-            me,
             peer: entry.id,
             address: entry.address,
             incarnation,
-            network: network.clone(),
-            stats: stats.clone(),
+            slot: slot.clone(),
             backoff: Backoff::new(
                 network.reconnect_backoff_min,
                 network.reconnect_backoff_max,
                 jitter,
             ),
+            receiving: receiving.clone(),
         };
-        tasks.spawn(outbound::write_to_peer(link, queued));
-        peers.push(Some(queue));
+        tasks.spawn(peer::write_to_peer(link, queued));
+        peers.push(Some((slot, queue)));
     }
+    tasks.spawn(inbound::accept(listener, receiving));
 
     let mut node = Node {
         id: me,
@@ -177,6 +183,7 @@ where
         epoch: tokio::time::Instant::now(),
         codec,
         peers,
+        frame: Vec::with_capacity(1024),
         local: Default::default(),
         timers: Default::default(),
         rng: Stream::with_parts(seed, "node.app", &[u64::from(me.0), u64::from(incarnation)]),
@@ -189,9 +196,32 @@ where
     tracing::info!(target: "orrery::node", node = %me, role = config.role(), incarnation, seed, address = %address, "started");
     let fields = [("incarnation", Value::from(incarnation)), ("seed", Value::U64(seed))];
     node.trace.record(clock::host_monotonic(), "start", &fields);
-    let mut process = factory(&config);
-    process.on_start(&mut node);
+    let process = factory(&config);
+    // The loop is a task of its own, so a reader's hand-off wakes it through the runtime's
+    // run queue rather than by unparking the thread.
+    let ended = match tokio::spawn(event_loop(node, process, inbox, stop)).await {
+        Ok(ended) => ended,
+        Err(error) => match error.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(error) => Ended::Aborted(format!("the node's loop was cancelled: {error}")),
+        },
+    };
+    tracing::info!(target: "orrery::node", node = %me, ?ended, "ended");
+    drop(tasks);
+    Ok(Report { ended, incarnation, seed, stats: stats.snapshot() })
+}
 
+/// The node's one loop: every callback of the process, one at a time, until it ends.
+async fn event_loop<C: Codec + Send>(
+    mut node: Node<C>,
+    mut process: NodeProcess<C>,
+    mut inbox: mpsc::Receiver<Inbound>,
+    stop: impl Future<Output = ()>,
+) -> Ended
+where
+    C::Message: Send,
+{
+    process.on_start(&mut node);
     let sleep = tokio::time::sleep_until(tokio::time::Instant::now());
     tokio::pin!(sleep);
     tokio::pin!(stop);
@@ -234,9 +264,7 @@ where
         }
     };
     node.trace.flush();
-    tracing::info!(target: "orrery::node", node = %me, ?ended, "ended");
-    drop(tasks);
-    Ok(Report { ended, incarnation, seed, stats: stats.snapshot() })
+    ended
 }
 
 /// Delivers what is ready without waiting: self-sent messages, disk completions, due timers.
@@ -247,7 +275,11 @@ fn run_ready<C: Codec>(node: &mut Node<C>, process: &mut dyn Process<C::Message,
             process.on_message(node, me, message);
         } else if let Some((ticket, result)) = node.storage.next_completion() {
             process.on_disk(node, ticket, result);
-        } else if let Some((timer, tag)) = node.timers.pop_due(tokio::time::Instant::now()) {
+        } else if let Some((timer, tag)) = node
+            .timers
+            .next_deadline()
+            .and_then(|_| node.timers.pop_due(tokio::time::Instant::now()))
+        {
             process.on_timer(node, timer, tag);
         } else {
             return;

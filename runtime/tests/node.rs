@@ -12,7 +12,7 @@ use orrery_runtime::frame::{self, Hello};
 use orrery_runtime::{Ended, Node};
 use orrery_sim::trace::{json, OwnedValue};
 use orrery_sim::wire::{Bytes, FixedLayout, FixedMessage};
-use orrery_sim::{ms, Codec, NodeApi, NodeId, Process, TimerId};
+use orrery_sim::{ms, Codec, NodeApi, NodeId, Process, Storage, TimerId};
 
 use support::{config, listeners, receive, start, start_with, Recorder, TempDir};
 
@@ -42,7 +42,7 @@ impl Process<Vec<u8>, Node<Bytes>> for Lifecycle {
     }
 
     fn on_timer(&mut self, node: &mut Node<Bytes>, _timer: TimerId, tag: u64) {
-        let on_time = node.now() >= ms(10 * tag);
+        let on_time = node.now().since_start() >= ms(10 * tag);
         let _ = self.seen.send(format!("timer {tag}{}", if on_time { "" } else { " early" }));
         if tag == 3 {
             node.exit(3);

@@ -104,7 +104,10 @@ pub fn start_with<C: Codec + Send>(
     config: NodeConfig,
     codec: C,
     factory: impl FnOnce() -> NodeProcess<C> + Send + 'static,
-) -> Running {
+) -> Running
+where
+    C::Message: Send,
+{
     let address = listener.local_addr().expect("bound");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::spawn(move || {
