@@ -17,8 +17,8 @@
 //! network: {queue_capacity: 1024, reconnect_backoff_max: 1s}
 //! ```
 //!
-//! Every node listens and dials: each directed pair of nodes has its own connection, as each
-//! directed link has its own queue in the simulated network. Errors name `file:line:col`.
+//! Every node listens and dials: a pair of nodes shares the connection whichever of them
+//! sent first dialed (see `peer`). Errors name `file:line:col`.
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};

@@ -261,7 +261,7 @@ fn production_parity() {
     wait_for(&cluster, "a leader", |cluster| leader(cluster).is_some());
     wait_for(&cluster, "completed operations", |cluster| {
         let ok = |i| cluster.trace(i).iter().filter(|r| r.kind == "ok").count();
-        (SERVERS..SERVERS + CLIENTS).all(|i| ok(i as usize) >= 30)
+        (SERVERS..SERVERS + CLIENTS).all(|i| ok(i as usize) >= 60)
     });
     let (victim, term) = leader(&cluster).expect("a leader");
     let killed = cluster.signal(victim, libc::SIGKILL).expect("the leader was running");
@@ -281,7 +281,7 @@ fn production_parity() {
             let trace = cluster.trace(i);
             trace.iter().filter(|r| r.kind == "ok" && r.time > killed_at).count()
         };
-        (SERVERS..SERVERS + CLIENTS).all(|i| late(i as usize) >= 30)
+        (SERVERS..SERVERS + CLIENTS).all(|i| late(i as usize) >= 60)
     });
     for i in (0..(SERVERS + CLIENTS) as usize).rev() {
         let status = cluster.signal(i, libc::SIGTERM).expect("running");
@@ -301,7 +301,7 @@ fn production_parity() {
     assert!(matches!(report.verdict, Verdict::Linearizable), "{report}");
     let count = |kind: &str| records.iter().filter(|r| r.kind == kind).count();
     let (invoked, oks) = (count("invoke"), count("ok"));
-    assert!(oks >= 120, "only {oks} operations completed");
+    assert!(oks >= 240, "only {oks} operations completed");
     println!(
         "  production: n{victim} (leader of term {term}) SIGKILLed and restarted; {invoked} \
          operations, {oks} ok ({} fail, {} info), linearizable",
