@@ -49,6 +49,7 @@ pub(crate) enum Origin {
 /// A connection's sending half, shared by the node's loop and the peer's task.
 pub(crate) struct Wire {
     generation: u64,
+    origin: Origin,
     half: OwnedWriteHalf,
 }
 
@@ -95,15 +96,22 @@ impl PeerSlot {
 
     /// Offers a new connection's sending half; returns its generation if frames now go out
     /// on it, or the half back if the current connection stays.
-    /// A live connection is replaced only while nothing is queued for it.
+    ///
+    /// A peer dials again only once its connection failed on its side, so a new accepted
+    /// connection always replaces an accepted one (which may look alive here for minutes).
+    /// Otherwise a live connection is replaced by the preferred one, and only while nothing
+    /// is queued for it.
     pub fn offer(&self, half: OwnedWriteHalf, origin: Origin) -> Result<u64, OwnedWriteHalf> {
         let mut state = self.lock();
-        if state.current.is_some() && (!self.preferred(origin) || state.backlog > 0) {
-            return Err(half);
+        if let Some(current) = &state.current {
+            let redialed = origin == Origin::Accepted && current.origin == Origin::Accepted;
+            if !redialed && (!self.preferred(origin) || state.backlog > 0) {
+                return Err(half);
+            }
         }
         let generation = state.generation_next;
         state.generation_next += 1;
-        state.current = Some(Arc::new(Wire { generation, half }));
+        state.current = Some(Arc::new(Wire { generation, origin, half }));
         Ok(generation)
     }
 
@@ -347,6 +355,39 @@ async fn write_all(wire: &Wire, mut bytes: &[u8]) -> io::Result<()> {
 mod tests {
     use super::*;
     use orrery_sim::ms;
+
+    /// The sending half of a fresh loopback connection.
+    async fn half(listener: &tokio::net::TcpListener) -> OwnedWriteHalf {
+        let address = listener.local_addr().expect("bound");
+        let (dialed, _accepted) =
+            tokio::join!(TcpStream::connect(address), async { listener.accept().await });
+        dialed.expect("connected").into_split().1
+    }
+
+    // Proves which connection a pair settles on: the first one, then the one the lower id
+    // dialed (never while frames wait for the current one), and always a peer's redial.
+    #[test]
+    fn the_slot_settles_on_one_connection() {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+        runtime.expect("a runtime").block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bound");
+            // This node is n1; its peer n0 has the lower id.
+            let slot = PeerSlot::new(NodeId(1), NodeId(0));
+            let first = slot.offer(half(&listener).await, Origin::Dialed).expect("the first");
+            assert!(slot.offer(half(&listener).await, Origin::Dialed).is_err());
+            slot.lock().backlog = 1;
+            assert!(slot.offer(half(&listener).await, Origin::Accepted).is_err(), "frames wait");
+            slot.lock().backlog = 0;
+            let preferred = slot.offer(half(&listener).await, Origin::Accepted).expect("n0's");
+            assert_ne!(preferred, first);
+            slot.lock().backlog = 3;
+            let redial = slot.offer(half(&listener).await, Origin::Accepted).expect("a redial");
+            slot.lost(preferred);
+            assert_eq!(slot.current().map(|wire| wire.generation), Some(redial), "stale loss");
+            slot.lost(redial);
+            assert!(slot.current().is_none());
+        });
+    }
 
     // Proves the backoff doubles to its cap, each wait within half to all of its step, that a
     // connection resets it, and that the jitter is a function of the stream's seed alone.
