@@ -376,11 +376,15 @@ fn simulated_parity() {
     let mut registry = Registry::new();
     registry.register(raft_kv::raft_kv_bytes());
     let outcome = TestRun::yaml("raft-kv-bytes-parity.yaml", SCENARIO, registry).run();
-    assert_eq!(outcome.reports.len(), 24);
+    let summary = &outcome.summary;
+    assert_eq!(summary.seeds_run, 24);
     assert!(outcome.failures().next().is_none(), "{}", outcome.explain());
+    assert_eq!(summary.passed, 24, "{}", outcome.explain());
+    assert!(summary.unknown.is_empty(), "undecided checks: {:?}", summary.unknown);
     println!(
-        "  simulated: {} seeds of {} passed every check",
-        outcome.reports.len(),
-        SCENARIO_NAME
+        "  simulated: {} seeds of {SCENARIO_NAME} passed every check ({} events, {:.0} virtual s)",
+        summary.seeds_run,
+        summary.events_total,
+        summary.vtime_total_nanos as f64 / 1e9
     );
 }
