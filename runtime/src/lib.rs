@@ -33,6 +33,8 @@
 //! std::process::exit(report.ended.exit_code());
 //! ```
 //!
+//! Unix only (real `fdatasync`, inherited listening sockets, the host's `CLOCK_MONOTONIC`).
+//!
 //! What this crate never has: a fault power (no partition, crash, clog or disk fault is
 //! reachable from it: it never names the simulator's `Control`), a `buggify` that fires, or an
 //! unbounded queue.
