@@ -62,9 +62,21 @@ pub enum DiskOutput {
 pub struct DiskTicket(pub(super) u64);
 
 impl DiskTicket {
+    /// The ticket numbered `id`, for a `Storage` outside the simulator (a production
+    /// runtime's real directory), which numbers its own submissions.
+    pub fn new(id: u64) -> DiskTicket {
+        DiskTicket(id)
+    }
+
     /// The ticket's number, unique within the disk (for traces).
     pub fn id(self) -> u64 {
         self.0
+    }
+
+    /// The ticket with this number, as a child process or another backing names it back
+    /// (a ticket the disk never issued matches no operation).
+    pub fn from_id(id: u64) -> DiskTicket {
+        DiskTicket(id)
     }
 }
 

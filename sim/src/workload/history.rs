@@ -22,9 +22,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::check::{
-    check_history, Completion, Function, History, ModelName, OperationRef, Verdict,
-};
+use crate::check::{check_history, Completion, Function, History, ModelName, OperationRef};
 use crate::node::NodeApi;
 use crate::observation::Observation;
 use crate::trace::{OwnedValue, Value};
@@ -76,6 +74,20 @@ pub fn fail<M, N: NodeApi<M>>(node: &mut N, process: u64) {
 /// Records that `process`'s open operation may or may not have happened.
 pub fn info<M, N: NodeApi<M>>(node: &mut N, process: u64) {
     node.observe("info", &[("process", Value::U64(process))]);
+}
+
+/// The history that `observations` (in order) record, folded exactly as the `linearizable`
+/// check folds a run's: for histories recorded outside a simulated run, such as production
+/// clients' JSON-lines traces. Observations of other kinds are ignored; an `Err` says what is
+/// malformed. Operations still open at the end stay open (indeterminate).
+pub fn history_of<'a>(
+    observations: impl IntoIterator<Item = &'a Observation>,
+) -> Result<History, String> {
+    let mut check = HistoryCheck::new(ModelName::Kv, 0);
+    for observation in observations {
+        check.record(observation)?;
+    }
+    Ok(check.history)
 }
 
 /// The check's state: the history so far and each process's open operation.
@@ -192,11 +204,7 @@ impl<M, P, W: Wire<M>> CheckLogic<M, P, W> for HistoryCheck {
                 "the history does not fit the {} model: {error}",
                 self.model
             )),
-            Ok(report) => match report.verdict {
-                Verdict::Linearizable => CheckResult::Pass,
-                Verdict::NotLinearizable(_) => CheckResult::Fail(report.to_string()),
-                Verdict::Unknown { .. } => CheckResult::Unknown(report.to_string()),
-            },
+            Ok(report) => report.check_result(),
         }
     }
 }
