@@ -33,6 +33,9 @@
 //! std::process::exit(report.ended.exit_code());
 //! ```
 //!
+//! Async processes (`orrery_sim::task::AsyncNode`) are not `Send`: `run_local`,
+//! `serve_local` and `serve_local_on` run any process, the node's loop on the calling thread.
+//!
 //! Unix only (real `fdatasync`, inherited listening sockets, the host's `CLOCK_MONOTONIC`).
 //!
 //! What this crate never has: a fault power (no partition, crash, clog or disk fault is
@@ -54,7 +57,7 @@ mod trace;
 pub use clock::host_monotonic;
 pub use config::{ConfigError, NetworkConfig, NodeConfig, NodeEntry};
 pub use node::{Ended, Node, NodeDisk};
-pub use run::{run, serve, serve_on, Report, RuntimeError};
+pub use run::{run, run_local, serve, serve_local, serve_local_on, serve_on, Report, RuntimeError};
 pub use stats::StatsSnapshot;
 pub use storage::DirectoryStorage;
 
@@ -69,6 +72,12 @@ pub struct ProductionGuide;
 /// socket's system calls.
 pub type NodeProcess<C> =
     Box<dyn orrery_sim::Process<<C as orrery_sim::Codec>::Message, Node<C>> + Send>;
+
+/// What a factory builds for `run_local` and its twins: any process written for every
+/// `NodeApi`, `Send` or not, such as an async process (`orrery_sim::task::AsyncNode`), whose
+/// tasks run inside its callbacks on the node's one thread.
+pub type LocalNodeProcess<C> =
+    Box<dyn orrery_sim::Process<<C as orrery_sim::Codec>::Message, Node<C>>>;
 
 #[cfg(test)]
 mod tests {

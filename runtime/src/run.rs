@@ -6,6 +6,11 @@
 //! callback at a time. Messages a node sends itself, disk completions and due timers are
 //! delivered before the loop waits again; then it waits for the first of: a frame from a
 //! reader, the earliest timer, the stop signal.
+//!
+//! `run`, `serve` and `serve_on` take `Send` processes and run the loop as a task of its own;
+//! their `_local` twins take any process, `!Send` ones included (async processes,
+//! `orrery_sim::task::AsyncNode`, hold their tasks in `Rc`s), and run the same loop as a
+//! local task on the calling thread.
 
 use std::future::Future;
 use std::io;
@@ -24,7 +29,7 @@ use crate::peer::{self, Backoff, Outbound, PeerSlot};
 use crate::stats::{Stats, StatsSnapshot};
 use crate::storage::DirectoryStorage;
 use crate::trace::{self, TraceSink};
-use crate::{clock, NodeProcess};
+use crate::{clock, LocalNodeProcess, NodeProcess};
 
 /// Inbound messages handled before the loop looks at its timers and the stop signal again.
 const INBOX_BATCH: usize = 64;
@@ -106,6 +111,120 @@ where
     C: Codec + Send,
     C::Message: Send,
     F: FnOnce(&NodeConfig) -> NodeProcess<C>,
+{
+    let Booted { node, inbox, finish } = boot(listener, &config, codec)?;
+    let process = factory(&config);
+    // The loop is a task of its own, so a reader's hand-off wakes it through the runtime's
+    // run queue rather than by unparking the thread.
+    let ended = joined(tokio::spawn(event_loop(node, process, inbox, stop)).await);
+    Ok(finish.report(ended))
+}
+
+/// Like `run`, for any process, `!Send` ones included (an async process): the node's loop
+/// runs on this thread, in a current-thread tokio runtime.
+pub fn run_local<C, F>(config: NodeConfig, codec: C, factory: F) -> Result<Report, RuntimeError>
+where
+    C: Codec + Send,
+    C::Message: Send,
+    F: FnOnce(&NodeConfig) -> LocalNodeProcess<C>,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(RuntimeError::Tokio)?;
+    runtime.block_on(serve_local(config, codec, factory, termination()))
+}
+
+/// Like `serve`, for any process, `!Send` ones included: the returned future is not `Send`
+/// either, so await it on the thread that runs it (`block_on`, or a `LocalSet`).
+pub async fn serve_local<C, F>(
+    config: NodeConfig,
+    codec: C,
+    factory: F,
+    stop: impl Future<Output = ()> + 'static,
+) -> Result<Report, RuntimeError>
+where
+    C: Codec + Send,
+    C::Message: Send,
+    F: FnOnce(&NodeConfig) -> LocalNodeProcess<C>,
+{
+    let listener = bind(&config)?;
+    serve_local_on(listener, config, codec, factory, stop).await
+}
+
+/// Like `serve_on`, for any process, `!Send` ones included (see `serve_local`).
+pub async fn serve_local_on<C, F>(
+    listener: std::net::TcpListener,
+    config: NodeConfig,
+    codec: C,
+    factory: F,
+    stop: impl Future<Output = ()> + 'static,
+) -> Result<Report, RuntimeError>
+where
+    C: Codec + Send,
+    C::Message: Send,
+    F: FnOnce(&NodeConfig) -> LocalNodeProcess<C>,
+{
+    let Booted { node, inbox, finish } = boot(listener, &config, codec)?;
+    let process = factory(&config);
+    // A local task of its own, for the same reason as `serve_on`'s, on this thread.
+    let local = tokio::task::LocalSet::new();
+    let looping = local.spawn_local(event_loop(node, process, inbox, stop));
+    let ended = joined(local.run_until(looping).await);
+    Ok(finish.report(ended))
+}
+
+/// A booted node before its process is built: its authority, its inbox, and what its report
+/// needs at the end.
+struct Booted<C: Codec> {
+    node: Node<C>,
+    inbox: mpsc::Receiver<Inbound>,
+    finish: Finish,
+}
+
+/// What ends a node's run: its peer and listener tasks, and its report's figures.
+struct Finish {
+    me: NodeId,
+    tasks: JoinSet<()>,
+    incarnation: u32,
+    seed: u64,
+    stats: Arc<Stats>,
+}
+
+impl Finish {
+    fn report(self, ended: Ended) -> Report {
+        let me = self.me;
+        tracing::info!(target: "orrery::node", node = %me, ?ended, "ended");
+        drop(self.tasks);
+        Report {
+            ended,
+            incarnation: self.incarnation,
+            seed: self.seed,
+            stats: self.stats.snapshot(),
+        }
+    }
+}
+
+/// What the node's loop came to, from its task's outcome: a panic goes on unwinding.
+fn joined(outcome: Result<Ended, tokio::task::JoinError>) -> Ended {
+    match outcome {
+        Ok(ended) => ended,
+        Err(error) => match error.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(error) => Ended::Aborted(format!("the node's loop was cancelled: {error}")),
+        },
+    }
+}
+
+/// Boots node `config.node` on `listener`: incarnation, seed, disk, trace, peer and listener
+/// tasks, and the `start` record.
+fn boot<C: Codec + Send>(
+    listener: std::net::TcpListener,
+    config: &NodeConfig,
+    codec: C,
+) -> Result<Booted<C>, RuntimeError>
+where
+    C::Message: Send,
 {
     let me = config.node;
     let n_nodes = config.n_nodes();
@@ -196,30 +315,20 @@ where
     tracing::info!(target: "orrery::node", node = %me, role = config.role(), incarnation, seed, address = %address, "started");
     let fields = [("incarnation", Value::from(incarnation)), ("seed", Value::U64(seed))];
     node.trace.record(clock::host_monotonic(), "start", &fields);
-    let process = factory(&config);
-    // The loop is a task of its own, so a reader's hand-off wakes it through the runtime's
-    // run queue rather than by unparking the thread.
-    let ended = match tokio::spawn(event_loop(node, process, inbox, stop)).await {
-        Ok(ended) => ended,
-        Err(error) => match error.try_into_panic() {
-            Ok(panic) => std::panic::resume_unwind(panic),
-            Err(error) => Ended::Aborted(format!("the node's loop was cancelled: {error}")),
-        },
-    };
-    tracing::info!(target: "orrery::node", node = %me, ?ended, "ended");
-    drop(tasks);
-    Ok(Report { ended, incarnation, seed, stats: stats.snapshot() })
+    Ok(Booted { node, inbox, finish: Finish { me, tasks, incarnation, seed, stats } })
 }
 
 /// The node's one loop: every callback of the process, one at a time, until it ends.
-async fn event_loop<C: Codec + Send>(
+async fn event_loop<C, P>(
     mut node: Node<C>,
-    mut process: NodeProcess<C>,
+    mut process: Box<P>,
     mut inbox: mpsc::Receiver<Inbound>,
     stop: impl Future<Output = ()>,
 ) -> Ended
 where
+    C: Codec + Send,
     C::Message: Send,
+    P: Process<C::Message, Node<C>> + ?Sized,
 {
     process.on_start(&mut node);
     let sleep = tokio::time::sleep_until(tokio::time::Instant::now());
@@ -268,7 +377,11 @@ where
 }
 
 /// Delivers what is ready without waiting: self-sent messages, disk completions, due timers.
-fn run_ready<C: Codec>(node: &mut Node<C>, process: &mut dyn Process<C::Message, Node<C>>) {
+fn run_ready<C, P>(node: &mut Node<C>, process: &mut P)
+where
+    C: Codec,
+    P: Process<C::Message, Node<C>> + ?Sized,
+{
     while node.halt.is_none() {
         if let Some(message) = node.local.pop_front() {
             let me = node.id;
@@ -289,11 +402,11 @@ fn run_ready<C: Codec>(node: &mut Node<C>, process: &mut dyn Process<C::Message,
 
 /// Decodes one frame and hands it to the process; a payload the codec refuses is counted and
 /// logged (its frame's checksum held, so the stream is still in step).
-fn deliver<C: Codec>(
-    node: &mut Node<C>,
-    process: &mut dyn Process<C::Message, Node<C>>,
-    inbound: Inbound,
-) {
+fn deliver<C, P>(node: &mut Node<C>, process: &mut P, inbound: Inbound)
+where
+    C: Codec,
+    P: Process<C::Message, Node<C>> + ?Sized,
+{
     match node.codec.decode(&inbound.payload) {
         Ok(message) => process.on_message(node, inbound.from, message),
         Err(error) => {

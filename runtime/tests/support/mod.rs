@@ -9,7 +9,9 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration as StdDuration;
 
-use orrery_runtime::{serve_on, Node, NodeConfig, NodeEntry, NodeProcess, Report};
+use orrery_runtime::{
+    serve_local_on, serve_on, LocalNodeProcess, Node, NodeConfig, NodeEntry, NodeProcess, Report,
+};
 use orrery_sim::wire::Bytes;
 use orrery_sim::{ms, Codec, NodeApi, NodeId, Process, TimerId};
 
@@ -118,6 +120,32 @@ where
         };
         runtime
             .block_on(serve_on(listener, config, codec, |_| factory(), stopped))
+            .expect("the node starts")
+    });
+    Running { stop: Some(stop), thread: Some(thread), address }
+}
+
+/// Starts `config`'s node on `listener` with `codec`, for a process that need not be `Send`
+/// (an async process): `factory` runs on the node's thread.
+pub fn start_local<C: Codec + Send>(
+    listener: TcpListener,
+    config: NodeConfig,
+    codec: C,
+    factory: impl FnOnce() -> LocalNodeProcess<C> + Send + 'static,
+) -> Running
+where
+    C::Message: Send,
+{
+    let address = listener.local_addr().expect("bound");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let runtime =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+        let stopped = async {
+            let _ = stopped.await;
+        };
+        runtime
+            .block_on(serve_local_on(listener, config, codec, |_| factory(), stopped))
             .expect("the node starts")
     });
     Running { stop: Some(stop), thread: Some(thread), address }

@@ -10,10 +10,11 @@
 //! itself, and the executor drains `Wakes` into its ready queue before every other wake and
 //! every poll, so wakes keep the order they happened in whichever path they took.
 //!
-//! A waker fired from outside the world (another thread, a tokio timer, another node's
-//! callback through a channel shared behind the network's back, or between callbacks) would
-//! make the run depend on something other than the seed; debug builds panic there, naming
-//! the node.
+//! A waker fired from outside the world (another thread, a tokio timer or socket, another
+//! node's callback through a channel shared behind the network's back, or between callbacks)
+//! would make the run depend on something other than the seed (and on the production runtime,
+//! leave the task asleep until the node's next event); debug builds panic there, naming the
+//! node.
 
 #[cfg(debug_assertions)]
 use std::sync::atomic::AtomicU32;
@@ -148,9 +149,10 @@ impl Wakes {
         }
         if !self.in_callback.load(Ordering::Relaxed) && !self.closed.load(Ordering::Relaxed) {
             panic!(
-                "a waker of a task of {} fired outside the node's callbacks (from another \
-                 node's task through a channel shared behind the network's back, or from the \
-                 test between events): nodes may only talk through the network",
+                "a waker of a task of {} fired outside the node's callbacks (a tokio timer or \
+                 socket awaited in a task, another node's task through a channel shared behind \
+                 the network's back, or the test between events): tasks may only wait on their \
+                 node's handle, and nodes only talk through the network",
                 self.node_name()
             );
         }
