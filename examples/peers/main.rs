@@ -7,9 +7,10 @@
 //! ```
 //!
 //! `w1 --rounds N` and `w2 --ticks N` shrink a run for profilers (callgrind); the defaults
-//! are the spec's sizes. `w1-async` is W1 with both nodes async processes (`orrery_sim::task`),
-//! the same exchange; its line says `wl=w1-async`. `w2-zero-faults` is W2 with every network fault family configured at
-//! rate zero (issue 3's overhead bench; not a peer workload). Exit code 2 on bad usage; a failed result check panics (101).
+//! are the spec's sizes. `w1-async` is W1 with both nodes async processes
+//! (`orrery_sim::task`), the same exchange; its line says `wl=w1-async`. `w2-zero-faults` is W2
+//! with every network fault family configured at rate zero (issue 3's overhead bench; not a
+//! peer workload). Exit code 2 on bad usage; a failed result check panics (101).
 
 use std::time::Instant;
 

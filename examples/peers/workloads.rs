@@ -1,10 +1,10 @@
 //! The three peer workloads (W1 pingpong, W2 fanout, W3 seed sweep) written against Orrery's
 //! public API only: push-style processes, the simulated network with its per-link latency, and
 //! the always-on trace fingerprint; and W1 again with both nodes async processes
-//! (`orrery_sim::task`), to measure what the async style costs. Shared by `examples/peers/main.rs` (the `RESULT` / `DET`
-//! lines `../shared/peers/run.sh` reads) and `benches/peers.rs` (criterion), so both measure the
-//! same code. Constants, checks, the FNV fingerprint and the sweep follow
-//! `../shared/peers/common/src/lib.rs` exactly.
+//! (`orrery_sim::task`), to measure what the async style costs. Shared by
+//! `examples/peers/main.rs` (the `RESULT` / `DET` lines `../shared/peers/run.sh` reads) and
+//! `benches/peers.rs` (criterion), so both measure the same code. Constants, checks, the FNV
+//! fingerprint and the sweep follow `../shared/peers/common/src/lib.rs` exactly.
 
 use std::cell::Cell;
 use std::rc::Rc;

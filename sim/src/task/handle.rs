@@ -94,8 +94,8 @@ impl<M: 'static> Node<M> {
     }
 
     /// The first message `map` turns into a value, which the receive resolves to (a typed
-    /// receive), e.g. the reply to one request:
-    /// `node.recv_map(|from, m| match m { Msg::Reply { id, value } if *id == 7 => Some(*value), _ => None })`.
+    /// receive), e.g. the reply to request 7:
+    /// `node.recv_map(|_, m| match m { Msg::Reply { id: 7, value } => Some(*value), _ => None })`.
     pub fn recv_map<T, F: FnMut(NodeId, &M) -> Option<T> + Unpin>(
         &self,
         map: F,

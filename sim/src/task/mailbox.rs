@@ -8,9 +8,9 @@
 //! one polled that accepts it takes it. A task is registered once however many of its receives
 //! wait (waking it polls them all); a receive dropped while waiting may cost its task one
 //! spurious wake, and past `WAITERS_MAX` registrations every waiter is woken to re-register
-//! (so receives abandoned in a loop never accumulate). The mailbox is bounded (`AsyncNode::mailbox_capacity`):
-//! a message that finds it full is dropped, as a full socket buffer drops a datagram, and
-//! traced as `mailbox_full`.
+//! (so receives abandoned in a loop never accumulate). The mailbox is bounded
+//! (`AsyncNode::mailbox_capacity`): a message that finds it full is dropped, as a full socket
+//! buffer drops a datagram, and traced as `mailbox_full`.
 
 use std::collections::VecDeque;
 use std::future::Future;

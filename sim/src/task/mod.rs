@@ -27,7 +27,7 @@
 //!     for n in 0..3 {
 //!         node.send(NodeId(0), Msg::Ping(n));
 //!         // A typed receive with a deadline: the pong for this ping, or give up after 50ms.
-//!         let pong = node.recv_map(|_, m| match m { Msg::Pong(k) if *k == n => Some(*k), _ => None });
+//!         let pong = node.recv_map(|_, m| matches!(m, Msg::Pong(k) if *k == n).then_some(n));
 //!         if node.timeout(ms(50), pong).await.is_ok() {
 //!             *pongs.borrow_mut() += 1;
 //!         }
