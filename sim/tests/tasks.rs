@@ -22,7 +22,7 @@ mod task_world;
 use pingpong::{ping_client, pong_server, Msg};
 use task_world::{at, fixed, records, timers_of, N0, N1};
 
-use orrery_sim::{ms, Context, Instant, NodeApi, NodeId, Process, Storage, World};
+use orrery_sim::{ms, Context, ControlAction, Instant, NodeApi, NodeId, Process, Storage, World};
 
 /// A world of `nodes` (node i runs `nodes[i]`), 1 ms fixed latency, recording on.
 /// Builds a node's process at boot and at every restart.
@@ -142,6 +142,47 @@ fn crash_mid_await_drops_the_task_and_its_pending_timers() {
         [(at(0), Some(N0), "0".to_string()), (at(60), Some(N0), "1".to_string())]
     );
     assert_eq!(dropped.get(), 2, "the finished main task dropped its guard too");
+}
+
+// Proves a crash at a task's N-th disk operation cuts its callback there, as it cuts a
+// callback process's handler: the task's later effects in that callback vanish (its send after
+// the failed append never leaves), the node goes down with every task, and the restart runs
+// the main task again from the factory.
+#[test]
+fn a_crash_at_a_disk_operation_cuts_the_tasks_callback_there() {
+    let mut world = World::<Msg>::builder(2)
+        .link_default(fixed(1))
+        .record(true)
+        .endpoints(1)
+        .process("n1", |_| {
+            AsyncNode::new(|node: Node<Msg>| async move {
+                let base = 100 * u64::from(node.incarnation());
+                let _ = node.disk().create("log");
+                for k in 0..3 {
+                    let appended = node.disk().append("log", &[k as u8]);
+                    node.record("append", &[("ok", appended.is_ok().into())]);
+                    node.send(N0, Msg::Note(base + k));
+                    node.sleep(ms(1)).await;
+                }
+            })
+        })
+        .build();
+    // Operations 1 (create) and 2 (the first append) pass; the crash is at the second append.
+    let crash =
+        ControlAction::CrashAtDiskOperation { node: N1, operation: 3, restart_after: Some(ms(5)) };
+    world.control().apply(crash);
+    world.run_for(ms(50));
+    let notes: Vec<Msg> = world.endpoint(N0).drain().into_iter().map(|e| e.message).collect();
+    assert_eq!(notes, [Msg::Note(0), Msg::Note(100), Msg::Note(101), Msg::Note(102)]);
+    let appends: Vec<(Instant, String)> =
+        records(&world, "append").into_iter().map(|(t, _, ok)| (t, ok)).collect();
+    let append = |t: u64, ok: &str| (at(t), ok.to_string());
+    // The failed append's record vanished with the rest of its callback; the power loss at
+    // 1 ms restarts the node at 6 ms, whose main task appends again from the start.
+    assert_eq!(
+        appends,
+        [append(0, "true"), append(6, "true"), append(7, "true"), append(8, "true")]
+    );
 }
 
 // Proves a pause holds the node's events, so no task wakes while it lasts, and the resume
