@@ -73,6 +73,9 @@ pub struct Summary {
     pub coverage: SweepCoverage,
     /// Of `seeds_run`, how many were read back from a journal instead of run by this process.
     pub seeds_resumed: u64,
+    /// Of `seeds_run`, how many were run twice and compared (all of them under
+    /// `--check-determinism`, a sample otherwise).
+    pub determinism_checked: u64,
     /// The sum of `pair_hash` over the seeds (see `sweep_fingerprint`).
     fingerprint: u64,
 }
@@ -96,6 +99,7 @@ impl Summary {
     /// Counts one seed.
     pub fn add(&mut self, report: &SeedReport) {
         self.seeds_run += 1;
+        self.determinism_checked += u64::from(report.determinism_checked);
         self.events_total += report.events;
         self.vtime_total_nanos += u128::from(report.vtime.as_nanos());
         self.fingerprint =
@@ -268,6 +272,23 @@ pub fn render_summary(summary: &Summary, status: &SweepStatus) -> String {
         );
     }
     let _ = writeln!(text, "  passed           {}", summary.passed);
+    if summary.seeds_run > 0 {
+        let nondeterministic = summary
+            .failures
+            .iter()
+            .filter(|((_, kind), _)| *kind == FailureKind::Nondeterminism)
+            .map(|(_, group)| group.seeds.count)
+            .sum::<u64>();
+        let verdict = match nondeterministic {
+            0 => "all matched".to_string(),
+            n => format!("{n} diverged"),
+        };
+        let _ = writeln!(
+            text,
+            "  determinism      {} of {} seed(s) run twice: {verdict}",
+            summary.determinism_checked, summary.seeds_run
+        );
+    }
     let _ = writeln!(text, "  failed           {}", summary.failed());
     for ((check, kind), group) in &summary.failures {
         let _ = writeln!(
@@ -328,6 +349,7 @@ pub fn json_line(scenario: &str, report: &SeedReport) -> String {
         "vtime_ns": report.vtime.as_nanos(),
         "failure": failure,
         "unknown": report.unknown.iter().map(|(c, w)| serde_json::json!({"check": c, "why": w})).collect::<Vec<_>>(),
+        "determinism_checked": report.determinism_checked,
         "sometimes": report.coverage.iter().map(|(l, r)| (l.clone(), serde_json::Value::Bool(*r))).collect::<serde_json::Map<_, _>>(),
     })
     .to_string()
@@ -379,6 +401,7 @@ pub fn json_summary(summary: &Summary, scope: &SweepScope, status: &SweepStatus)
         "seeds_planned": status.seeds_planned,
         "seeds_run": summary.seeds_run,
         "seeds_resumed": summary.seeds_resumed,
+        "determinism_checked": summary.determinism_checked,
         "passed": summary.passed,
         "failed": summary.failed(),
         "failures": failures,
@@ -409,6 +432,7 @@ mod tests {
                 vtime: Instant::ZERO,
             }),
             unknown: Vec::new(),
+            determinism_checked: false,
             stats: String::new(),
             coverage: vec![("p".to_string(), seed.is_multiple_of(2))],
         }
