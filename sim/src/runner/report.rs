@@ -272,6 +272,16 @@ pub fn render_summary(summary: &Summary, status: &SweepStatus) -> String {
         );
     }
     let _ = writeln!(text, "  passed           {}", summary.passed);
+    let _ = writeln!(text, "  failed           {}", summary.failed());
+    for ((check, kind), group) in &summary.failures {
+        let _ = writeln!(
+            text,
+            "    {check} ({}): {} seed(s), smallest first: {}",
+            kind.name(),
+            group.seeds.count,
+            group.seeds.render()
+        );
+    }
     if summary.seeds_run > 0 {
         let nondeterministic = summary
             .failures
@@ -287,16 +297,6 @@ pub fn render_summary(summary: &Summary, status: &SweepStatus) -> String {
             text,
             "  determinism      {} of {} seed(s) run twice: {verdict}",
             summary.determinism_checked, summary.seeds_run
-        );
-    }
-    let _ = writeln!(text, "  failed           {}", summary.failed());
-    for ((check, kind), group) in &summary.failures {
-        let _ = writeln!(
-            text,
-            "    {check} ({}): {} seed(s), smallest first: {}",
-            kind.name(),
-            group.seeds.count,
-            group.seeds.render()
         );
     }
     for (check, seeds) in &summary.unknown {
