@@ -179,8 +179,10 @@ fn pair_hash(seed: u64, fingerprint: u64) -> u64 {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Replayer {
     /// A binary with Orrery's command line (the path of the running one, as the CLI gives
-    /// it): `PROGRAM replay SCENARIO --seed N`, `PROGRAM replay CAPSULE`.
-    Program(String),
+    /// it): `PROGRAM replay SCENARIO --seed N`, `PROGRAM replay CAPSULE`. `overrides` are the
+    /// `--param`/`--set` words the scenario was run with, given to a replay of the scenario
+    /// file (a capsule's plan has them applied already).
+    Program { program: String, overrides: Vec<String> },
     /// A test sweeping the scenario: `ORRERY_SEED=N COMMAND` (e.g. `cargo test NAME`).
     Test(String),
 }
@@ -189,12 +191,17 @@ impl Replayer {
     /// The command that replays `seed` of the scenario at `scenario_path`.
     pub fn seed_command(&self, scenario_path: &str, seed: u64) -> String {
         match self {
-            Replayer::Program(program) => {
-                format!(
+            Replayer::Program { program, overrides } => {
+                let mut command = format!(
                     "{} replay {} --seed {seed}",
                     shell_quote(program),
                     shell_quote(scenario_path)
-                )
+                );
+                for word in overrides {
+                    command.push(' ');
+                    command.push_str(&shell_quote(word));
+                }
+                command
             }
             Replayer::Test(command) => format!("ORRERY_SEED={seed} {command}"),
         }
@@ -203,7 +210,7 @@ impl Replayer {
     /// The command that replays a capsule, when there is a binary to do it.
     pub fn capsule_command(&self, capsule: &Path) -> Option<String> {
         match self {
-            Replayer::Program(program) => Some(format!(
+            Replayer::Program { program, .. } => Some(format!(
                 "{} replay {}",
                 shell_quote(program),
                 shell_quote(&capsule.display().to_string())
@@ -476,11 +483,23 @@ mod tests {
     // shell when it needs to be, or the test command with the seed in its variable.
     #[test]
     fn replay_hints_name_what_will_run() {
-        let program = Replayer::Program("/opt/my tools/orrery".to_string());
+        let program =
+            Replayer::Program { program: "/opt/my tools/orrery".to_string(), overrides: vec![] };
         assert_eq!(
             program.seed_command("scenarios/x.yaml", 7),
             "'/opt/my tools/orrery' replay scenarios/x.yaml --seed 7"
         );
+        let overridden = Replayer::Program {
+            program: "orrery".to_string(),
+            overrides: ["--param", "bug=early-ack", "--set", "phases.chaos=2 s"]
+                .map(String::from)
+                .to_vec(),
+        };
+        assert_eq!(
+            overridden.seed_command("x.yaml", 7),
+            "orrery replay x.yaml --seed 7 --param bug=early-ack --set 'phases.chaos=2 s'"
+        );
+        assert_eq!(overridden.capsule_command(Path::new("c")).as_deref(), Some("orrery replay c"));
         assert_eq!(
             program.capsule_command(Path::new("out/x-seed-7")).as_deref(),
             Some("'/opt/my tools/orrery' replay out/x-seed-7")
