@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use crate::runner::{self, json_line, json_summary, render_failure, render_summary};
 use crate::runner::{SweepScope, SweepStatus};
 
+use super::args::OverrideArgs;
 use super::{replayer, Status};
 
 pub(super) fn merge(paths: &[PathBuf], json: bool) -> Status {
@@ -31,7 +32,7 @@ pub(super) fn merge(paths: &[PathBuf], json: bool) -> Status {
             return Status::BadInputRendered(lines.concat());
         }
     };
-    let replayer = replayer();
+    let replayer = replayer(&OverrideArgs::default());
     let out = std::io::stdout();
     let mut out = out.lock();
     let mut status = Status::Passed;

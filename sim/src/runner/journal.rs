@@ -349,6 +349,7 @@ mod tests {
             unknown: Vec::new(),
             stats: String::new(),
             coverage: Vec::new(),
+            determinism_checked: false,
         }
     }
 

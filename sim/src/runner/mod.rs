@@ -117,6 +117,8 @@ pub struct SeedReport {
     pub stats: String,
     /// Sometimes-points of this run (engine fault points and declared ones): (label, reached).
     pub coverage: Vec<(String, bool)>,
+    /// The seed was run twice and both runs agreed (or the disagreement is its failure).
+    pub determinism_checked: bool,
 }
 
 impl SeedReport {
@@ -131,6 +133,7 @@ impl SeedReport {
             unknown: Vec::new(),
             stats: String::new(),
             coverage: Vec::new(),
+            determinism_checked: false,
         }
     }
 
@@ -278,6 +281,7 @@ pub fn run_plan_controlled(
         unknown: Vec::new(),
         stats,
         coverage,
+        determinism_checked: false,
     };
     match result {
         Ok(Ok(unknown)) => report.unknown = unknown,
@@ -480,8 +484,23 @@ pub(crate) fn run_watched(
             RunEnd::Stopped { .. } => None,
         }
     };
-    let result = if check_determinism { checked(run, options) } else { run(options) };
-    result.map(|(report, _)| report)
+    let check = check_determinism || sampled_for_determinism(plan.seed);
+    let result = if check { checked(run, options) } else { run(options) };
+    result.map(|(report, _)| SeedReport { determinism_checked: check, ..report })
+}
+
+/// One seed in `DETERMINISM_SAMPLE` of every sweep is run twice even without
+/// `--check-determinism`, chosen by a hash of the seed alone, so the same seeds are sampled
+/// whatever the shard, the thread count, the order, or how often the sweep was resumed.
+pub const DETERMINISM_SAMPLE: u64 = 64;
+
+/// Whether `seed` is one of the sampled seeds (seed 0 always is, so a one-seed run of the
+/// first seed checks too).
+pub fn sampled_for_determinism(seed: u64) -> bool {
+    let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    seed == 0 || (z ^ (z >> 31)).is_multiple_of(DETERMINISM_SAMPLE)
 }
 
 /// The determinism check over any way of running the seed (`None`: the run was stopped).

@@ -181,5 +181,9 @@ fn parse_seed(record: &Value) -> Result<SeedReport, String> {
         unknown,
         stats: String::new(),
         coverage,
+        determinism_checked: record
+            .get("determinism_checked")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
     })
 }
