@@ -115,7 +115,7 @@ fn capsule_page(driver: &Driver, work: &Path) -> String {
     let shown = driver.click_event(delivery);
     let record = &trace.records[delivery];
     assert_eq!(shown.selected, delivery as u64, "the click selects the event under it");
-    assert_eq!(shown.text, record.to_string(), "the selection's trace line");
+    assert_eq!(shown.text, record.named(trace.names()).to_string(), "the selection's trace line");
     let packet = field(record, "pkt");
     assert!(shown.fields.contains(&("pkt".to_string(), packet)), "{:?}", shown.fields);
     assert!(shown.fields.contains(&("from".to_string(), "s0 (n0, server)".to_string())));
@@ -134,7 +134,7 @@ fn capsule_page(driver: &Driver, work: &Path) -> String {
         .records
         .iter()
         .filter(|r| (r.time.as_nanos() as f64) >= start && (r.time.as_nanos() as f64) < end)
-        .map(Record::to_string)
+        .map(|r| r.named(trace.names()).to_string())
         .collect();
     assert!(expected.len() >= 12, "the range covers the dragged events: {range}");
     assert_eq!(range["text"].as_str().unwrap_or(""), expected.join("\n"));
@@ -145,7 +145,7 @@ fn capsule_page(driver: &Driver, work: &Path) -> String {
     let stop = trace.records.iter().position(|r| r.kind == "stop").expect("a stop line");
     assert_eq!(failure.selected, stop as u64);
     assert!(failure.details.contains("replies_match (invariant)"), "{}", failure.details);
-    assert_eq!(failure.text, trace.records[stop].to_string());
+    assert_eq!(failure.text, trace.records[stop].named(trace.names()).to_string());
     driver.no_console_errors("the capsule page");
     let screenshot = work.join("capsule-echo-corrupt-replies-seed-0.png");
     driver.screenshot(&screenshot);
@@ -204,7 +204,7 @@ fn big_page(driver: &Driver, work: &Path) -> String {
     let shown = driver.click_event(crash);
     assert_eq!(shown.selected, crash as u64);
     assert!(shown.fields.contains(&("kind".to_string(), "crash (fault)".to_string())));
-    assert_eq!(shown.text, trace.records[crash].to_string());
+    assert_eq!(shown.text, trace.records[crash].named(trace.names()).to_string());
     driver.no_console_errors("the 40,000-event page after a click");
     format!(
         "40,000-event page: {} events, {} bytes, drawn {load_ms:.0} ms after navigation \

@@ -54,7 +54,7 @@ fn check_diagram(spacetime: &Json, trace: &TraceFile, lane_names: &[&str]) {
     let lines = spacetime["events"]["line"].as_array().expect("lines");
     assert_eq!(lines.len(), trace.records.len());
     for (line, record) in lines.iter().zip(&trace.records) {
-        assert_eq!(line.as_str(), Some(record.to_string().as_str()));
+        assert_eq!(line.as_str(), Some(record.named(trace.names()).to_string().as_str()));
     }
     let states: Vec<String> =
         spacetime["message_states"].as_array().unwrap().iter().map(|s| s.to_string()).collect();

@@ -53,8 +53,9 @@ fn trace_filters_by_node_kind_and_window() {
     ]);
     assert_eq!(output.status.code(), Some(0), "{}", all(&output));
     let text = stdout(&output);
-    assert!(text.starts_with("# orrery trace format 2 scenario=echo-smoke seed=0\n"), "{text}");
-    assert!(text.contains("# filter node=n1 kind=deliver,crash from=1.000000000 to=2.000000000"));
+    assert!(text.starts_with("# orrery trace format 3 scenario=echo-smoke seed=0\n"), "{text}");
+    assert!(text.contains("\n# nodes s0 s1 s2 c0 c1\n"), "{text}");
+    assert!(text.contains("# filter node=s1 kind=deliver,crash from=1.000000000 to=2.000000000"));
     let file = TraceFile::parse(&text).expect("the view parses");
     assert!(!file.records.is_empty(), "n1 delivers something in that second");
     for record in &file.records {
@@ -102,7 +103,10 @@ fn perfetto_export_is_valid_json_with_a_track_per_node() {
         .filter(|e| e["ph"] == "M" && e["name"] == "process_name")
         .filter_map(|e| e["args"]["name"].as_str())
         .collect();
-    assert_eq!(processes, ["world (echo-smoke seed 0)", "n0", "n1", "n2", "n3", "n4"]);
+    assert_eq!(
+        processes,
+        ["world (echo-smoke seed 0)", "s0 (n0)", "s1 (n1)", "s2 (n2)", "c0 (n3)", "c1 (n4)"]
+    );
     let flows = |ph: &str| events.iter().filter(|e| e["ph"] == ph && e["cat"] == "packet").count();
     assert!(flows("s") > 100 && flows("f") > 100, "sends and deliveries are flows");
     assert!(events.iter().any(|e| e["name"] == "partition" && e["ph"] == "X"));
@@ -159,7 +163,7 @@ fn trace_filters_accept_the_scenarios_node_names() {
         orrery(&["trace", SCENARIO, "--seed", "3", "--node", "n2", "--kind", "crash,restart"]);
     assert_eq!(by_name.status.code(), Some(0), "{}", all(&by_name));
     assert_eq!(stdout(&by_name), stdout(&by_id));
-    assert!(stdout(&by_name).contains("n2 crash"), "{}", stdout(&by_name));
+    assert!(stdout(&by_name).contains(" s2 crash"), "{}", stdout(&by_name));
     let unknown = orrery(&["trace", SCENARIO, "--seed", "3", "--node", "zz"]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(

@@ -118,5 +118,6 @@ pub(crate) fn header(node: NodeId, role: &str, seed: u64) -> Header {
             ("runtime.role".to_string(), role.to_string()),
             ("runtime.seed".to_string(), seed.to_string()),
         ],
+        nodes: Default::default(),
     }
 }

@@ -100,7 +100,7 @@ pub(super) fn trace(
         traces::json::render(&view)
     } else {
         let comments: Vec<String> =
-            (!filter.is_everything()).then(|| filter.to_string()).into_iter().collect();
+            (!filter.is_everything()).then(|| filter.comment(file.names())).into_iter().collect();
         view.render_text_with(&comments)
     };
     match &outputs.out {

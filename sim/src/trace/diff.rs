@@ -55,10 +55,14 @@ pub fn diff(left: &TraceFile, right: &TraceFile, context: usize) -> Diff {
         .filter(|&i| left_realized.get(i) != right_realized.get(i))
         .map(|i| (i, left_realized.get(i).cloned(), right_realized.get(i).cloned()))
         .collect();
+    // Events compare by node id (two builds may name nodes differently) and show by name.
     let lines =
         |records: &[Record]| -> Vec<String> { records.iter().map(ToString::to_string).collect() };
-    let (left_lines, right_lines) = (lines(&left.records), lines(&right.records));
-    let divergence = first_difference(&left_lines, &right_lines).map(|index| {
+    let shown = |file: &TraceFile| -> Vec<String> {
+        file.records.iter().map(|record| record.named(file.names()).to_string()).collect()
+    };
+    let divergence = first_difference(&lines(&left.records), &lines(&right.records)).map(|index| {
+        let (left_lines, right_lines) = (shown(left), shown(right));
         let numbered = |lines: &[String], range: std::ops::Range<usize>| -> Vec<(usize, String)> {
             let range = range.start.min(lines.len())..range.end.min(lines.len());
             range.clone().zip(lines[range].iter().cloned()).collect()
@@ -235,6 +239,7 @@ mod tests {
             scenario: "s".to_string(),
             seed: 1,
             realized: vec![("swarm.loss".into(), "on".into()), ("swarm.rate".into(), value.into())],
+            nodes: Default::default(),
         };
         let mut left = file(&events(3));
         let mut right = left.clone();

@@ -10,7 +10,7 @@ use crate::node::NodeId;
 use crate::time::{Duration, Instant};
 
 use super::format::{parse_node, TraceFile};
-use super::Record;
+use super::{NodeNames, OwnedValue, Record};
 
 /// Which events to keep.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -94,13 +94,29 @@ impl Filter {
 impl fmt::Display for Filter {
     /// The comment line of a filtered view: `# filter node=n1 kind=deliver,crash from=... to=...`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.comment(&NodeNames::default()))
+    }
+}
+
+impl Filter {
+    /// The comment line of a filtered view of a trace whose nodes go by `names`.
+    pub fn comment(&self, names: &NodeNames) -> String {
+        let mut text = String::new();
+        let _ = self.write_comment(&mut text, names);
+        text
+    }
+
+    fn write_comment(&self, f: &mut impl fmt::Write, names: &NodeNames) -> fmt::Result {
         f.write_str("# filter")?;
         if self.is_everything() {
             return f.write_str(" none");
         }
         if !self.nodes.is_empty() {
-            let nodes: Vec<String> =
-                self.nodes.iter().map(|n| n.map_or("-".to_string(), |n| n.to_string())).collect();
+            let nodes: Vec<String> = self
+                .nodes
+                .iter()
+                .map(|n| n.map_or("-".to_string(), |n| names.render_value(&OwnedValue::Node(n))))
+                .collect();
             write!(f, " node={}", nodes.join(","))?;
         }
         if !self.kinds.is_empty() {

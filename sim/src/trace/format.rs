@@ -12,7 +12,8 @@ use crate::node::NodeId;
 use crate::scenario::RunPlan;
 use crate::time::Instant;
 
-use super::{OwnedValue, Record, Trace, FORMAT_VERSION};
+use super::names::NO_NAMES;
+use super::{NodeNames, OwnedValue, Record, Trace, FORMAT_VERSION};
 
 /// What a trace file says about its run before the first event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +24,8 @@ pub struct Header {
     pub seed: u64,
     /// Every value drawn for this seed, as (label, value) in draw order; labels repeat.
     pub realized: Vec<(String, String)>,
+    /// The scenario's node names, by which the lines call the nodes (empty: `nK`).
+    pub nodes: NodeNames,
 }
 
 /// A whole trace: the header, if the file has one, and the events in order.
@@ -42,6 +45,7 @@ pub struct ParseError {
 
 const HEADER_PREFIX: &str = "# orrery trace format ";
 const REALIZED_PREFIX: &str = "# realized ";
+const NODES_PREFIX: &str = "# nodes ";
 
 impl Header {
     /// The header of a run of `plan`, in the current format version.
@@ -51,6 +55,7 @@ impl Header {
             scenario: plan.scenario.clone(),
             seed: plan.seed,
             realized: plan.realized.clone(),
+            nodes: NodeNames::of(&plan.topology),
         }
     }
 }
@@ -64,6 +69,9 @@ impl fmt::Display for Header {
             "{HEADER_PREFIX}{} scenario={} seed={}",
             self.version, self.scenario, self.seed
         )?;
+        if !self.nodes.is_empty() {
+            writeln!(f, "{NODES_PREFIX}{}", self.nodes.names().join(" "))?;
+        }
         for (label, value) in &self.realized {
             writeln!(f, "{REALIZED_PREFIX}{label} = {value}")?;
         }
@@ -96,10 +104,16 @@ impl TraceFile {
             debug_assert!(comment.starts_with('#'), "a comment line starts with #");
             let _ = writeln!(text, "{comment}");
         }
+        let names = self.names();
         for record in &self.records {
-            let _ = writeln!(text, "{record}");
+            let _ = writeln!(text, "{}", record.named(names));
         }
         text
+    }
+
+    /// The node names the header gives (none without a header).
+    pub fn names(&self) -> &NodeNames {
+        self.header.as_ref().map_or(&NO_NAMES, |header| &header.nodes)
     }
 
     /// Reads either form: JSON lines if the first non-empty line is a JSON object, text
@@ -134,10 +148,19 @@ pub fn parse_text(text: &str) -> Result<TraceFile, ParseError> {
                 .split_once(" = ")
                 .ok_or_else(|| at("expected `# realized LABEL = VALUE`".to_string()))?;
             header.realized.push((label.to_string(), value.to_string()));
+        } else if let Some(rest) = line.strip_prefix(NODES_PREFIX) {
+            let header = (file.header.as_mut())
+                .ok_or_else(|| at("node names before the header".to_string()))?;
+            let names: Vec<String> = rest.split(' ').map(str::to_string).collect();
+            header.nodes = NodeNames::new(names.clone());
+            if header.nodes.names() != names.as_slice() {
+                return Err(at("expected `# nodes NAME...`: distinct names, one word each".into()));
+            }
         } else if line.starts_with('#') || line.trim().is_empty() {
             continue;
         } else {
-            file.records.push(parse_line(line).map_err(at)?);
+            let names = file.header.as_ref().map_or(&NO_NAMES, |header| &header.nodes);
+            file.records.push(parse_line_named(line, names).map_err(at)?);
         }
     }
     Ok(file)
@@ -154,6 +177,7 @@ fn parse_header_line(rest: &str) -> Result<Header, String> {
         scenario: scenario.to_string(),
         seed: seed.parse().map_err(|_| bad())?,
         realized: Vec::new(),
+        nodes: NodeNames::default(),
     })
 }
 
@@ -170,10 +194,18 @@ pub(crate) fn check_version(version: u32) -> Result<u32, String> {
 /// Reads one event line: time, node, kind, then `name=value` tokens while they look like
 /// fields, then the rest as free text.
 pub fn parse_line(line: &str) -> Result<Record, String> {
+    parse_line_named(line, &NO_NAMES)
+}
+
+/// Reads one event line of a trace whose nodes go by `names`.
+pub fn parse_line_named(line: &str, names: &NodeNames) -> Result<Record, String> {
     let (time, rest) = line.split_once(' ').ok_or("expected `TIME NODE KIND ...`")?;
     let time = parse_time(time)?;
     let (node, rest) = rest.split_once(' ').ok_or("expected `TIME NODE KIND ...`")?;
-    let node = parse_node(node)?;
+    let node = match names.find(node) {
+        Some(node) => Some(node),
+        None => parse_node(node)?,
+    };
     let (kind, mut rest) = match rest.split_once(' ') {
         Some((kind, rest)) => (kind, Some(rest)),
         None => (rest, None),
@@ -190,7 +222,7 @@ pub fn parse_line(line: &str) -> Result<Record, String> {
         };
         match field_token(token) {
             Some((name, value)) => {
-                fields.push((name.to_string(), OwnedValue::parse(value)));
+                fields.push((name.to_string(), names.value(value)));
                 rest = after;
             }
             None => {
@@ -271,6 +303,7 @@ mod tests {
                     ("swarm.clog.event".to_string(), "n0->n1 at 5ms for 2ms".to_string()),
                     ("swarm.clog.event".to_string(), "n1->n0 at 9ms for 2ms".to_string()),
                 ],
+                nodes: NodeNames::default(),
             }),
             records: vec![
                 record(0, Some(0), "start", &[("incarnation", OwnedValue::U64(0))], None),
@@ -294,6 +327,35 @@ mod tests {
         let parsed = TraceFile::parse(&text).expect("parses");
         assert_eq!(parsed, file);
         assert_eq!(parsed.render_text(), text);
+
+        // With the scenario's names, every node is called by its name, in the node column
+        // and in node-valued fields, and the lines read back to the same node ids.
+        let mut named = file.clone();
+        let names = ["s0", "c0", "c1"].map(String::from).to_vec();
+        named.header.as_mut().unwrap().nodes = NodeNames::new(names);
+        let text = named.render_text();
+        assert!(text.contains("\n# nodes s0 c0 c1\n"), "{text}");
+        assert!(text.contains("0.001000000 c0 deliver from=s0 pkt=17"), "{text}");
+        assert!(text.contains("0.000000004 c1 moved"), "{text}");
+        let parsed = TraceFile::parse(&text).expect("parses");
+        assert_eq!(parsed, named);
+        assert_eq!(parsed.render_text(), text);
+    }
+
+    // Proves names that could not be one token of a line, or that repeat, or that are the
+    // ids anyway, leave the nodes called by their ids.
+    #[test]
+    fn unusable_names_fall_back_to_ids() {
+        for names in
+            [vec!["a b", "c"], vec!["x", "x"], vec!["n0", "n1"], vec!["-", "y"], vec!["k=v", "y"]]
+        {
+            assert!(
+                NodeNames::new(names.iter().map(|s| s.to_string()).collect()).is_empty(),
+                "{names:?}"
+            );
+        }
+        let bad = "# orrery trace format 3 scenario=s seed=1\n# nodes a a\n";
+        assert!(TraceFile::parse(bad).is_err());
     }
 
     // Proves every line reads back to itself even where text is ambiguous (a detail that

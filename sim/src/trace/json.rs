@@ -20,7 +20,7 @@ use crate::node::NodeId;
 use crate::time::Instant;
 
 use super::format::{check_version, parse_node, Header, ParseError, TraceFile};
-use super::{OwnedValue, Record};
+use super::{NodeNames, OwnedValue, Record};
 
 /// The value of the header's `format` key, which tells a trace from other JSON lines.
 pub const FORMAT_NAME: &str = "orrery-trace";
@@ -52,7 +52,12 @@ pub fn header_line(header: &Header) -> String {
         let comma = if index == 0 { "" } else { "," };
         let _ = write!(line, "{comma}[{},{}]", quote(label), quote(value));
     }
-    line.push_str("]}");
+    line.push(']');
+    if !header.nodes.is_empty() {
+        let names: Vec<String> = header.nodes.names().iter().map(|name| quote(name)).collect();
+        let _ = write!(line, ",\"nodes\":[{}]", names.join(","));
+    }
+    line.push('}');
     line
 }
 
@@ -112,6 +117,7 @@ pub fn parse(text: &str) -> Result<TraceFile, ParseError> {
                 scenario: header.scenario,
                 seed: header.seed,
                 realized: header.realized,
+                nodes: NodeNames::new(header.nodes),
             });
             continue;
         }
@@ -136,6 +142,9 @@ struct JsonHeader {
     seed: u64,
     #[serde(default)]
     realized: Vec<(String, String)>,
+    /// The scenario's node names (by id), for views; events keep node ids.
+    #[serde(default)]
+    nodes: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -243,6 +252,7 @@ mod tests {
                 scenario: "s".to_string(),
                 seed: u64::MAX,
                 realized: vec![("a".to_string(), "1".to_string()), ("a".to_string(), "2".into())],
+                nodes: NodeNames::new(["x", "y", "z"].map(String::from).to_vec()),
             }),
             records: trace.take_records(),
         };

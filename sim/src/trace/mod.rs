@@ -20,6 +20,7 @@ pub mod diff;
 pub mod filter;
 pub mod format;
 pub mod json;
+pub mod names;
 pub mod perfetto;
 pub mod stream;
 pub mod watch;
@@ -27,13 +28,15 @@ pub mod watch;
 pub use diff::{diff, Diff};
 pub use filter::Filter;
 pub use format::{Header, ParseError, TraceFile};
+pub use names::{Named, NodeNames};
 pub use stream::{StreamEnd, TraceStream};
 pub use watch::{Stopped, Watch, WATCH_EVERY_EVENTS};
 
 /// The version of the line format; bump it on any change to how lines render, and say what
 /// changed in `docs/TRACE_FORMAT.md`. Version 2 escapes control characters (one event is
-/// always one line) and defines the header and the JSON-lines form.
-pub const FORMAT_VERSION: u32 = 2;
+/// always one line) and defines the header and the JSON-lines form; version 3 names nodes by
+/// the scenario's names (`# nodes ...` in the header).
+pub const FORMAT_VERSION: u32 = 3;
 
 /// A field value as handed over by the engine or a process's `record` call.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -179,22 +182,18 @@ pub struct Record {
     pub detail: Option<String>,
 }
 
+/// The line with nodes as `nK`; a trace file with node names renders through
+/// [`Record::named`].
 impl fmt::Display for Record {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ", self.time)?;
-        match self.node {
-            Some(node) => write!(f, "{node} ")?,
-            None => f.write_str("- ")?,
-        }
-        f.write_str(&self.kind)?;
-        for (name, value) in &self.fields {
-            write!(f, " {name}={value}")?;
-        }
-        if let Some(detail) = &self.detail {
-            f.write_char(' ')?;
-            write_escaped(f, detail)?;
-        }
-        Ok(())
+        write!(f, "{}", self.named(&NodeNames::default()))
+    }
+}
+
+impl Record {
+    /// The line with every node (its own and node-valued fields) called by its name.
+    pub fn named<'a>(&'a self, names: &'a NodeNames) -> Named<'a> {
+        Named { record: self, names }
     }
 }
 

@@ -2,7 +2,7 @@
 //! `chrome://tracing` open.
 //!
 //! Layout: the world is process 1 (its events on thread 1, partitions as spans on thread 2);
-//! node `nK` is process `K + 2`, named `nK`, with its events on thread 1 and its lifecycle
+//! node `nK` is process `K + 2`, named by its scenario name (`s0 (n0)`) or `nK`, with its events on thread 1 and its lifecycle
 //! (down from a crash to the next start, paused from pause to resume) as spans on thread 2.
 //! Sends, deliveries and in-flight drops are zero-length slices joined by flow arrows: one flow
 //! per delivery or in-flight drop, with its own id (its position among them), starting at its
@@ -118,7 +118,13 @@ fn tracks(file: &TraceFile) -> Vec<(u64, String)> {
         None => "world".to_string(),
     };
     std::iter::once((WORLD_PID, world))
-        .chain(nodes.into_iter().map(|node| (pid(Some(node)), node.to_string())))
+        .chain(nodes.into_iter().map(|node| {
+            let name = match file.names().name(node) {
+                Some(name) => format!("{name} ({node})"),
+                None => node.to_string(),
+            };
+            (pid(Some(node)), name)
+        }))
         .collect()
 }
 

@@ -12,11 +12,13 @@ use std::io::{self, Write};
 
 use crate::time::Instant;
 
-use super::{Header, Record};
+use super::{Header, NodeNames, Record};
 
 /// Where a recording goes while the run records it.
 pub struct TraceStream {
     out: Box<dyn Write>,
+    /// How the lines call the nodes (the header's names).
+    names: NodeNames,
     line: String,
     lines: u64,
     bytes: u64,
@@ -43,10 +45,12 @@ impl TraceStream {
         header: &Header,
         bytes_max: Option<u64>,
     ) -> io::Result<TraceStream> {
+        let names = header.nodes.clone();
         let header = header.to_string();
         out.write_all(header.as_bytes())?;
         Ok(TraceStream {
             out,
+            names,
             line: String::new(),
             lines: 0,
             bytes: header.len() as u64,
@@ -64,7 +68,7 @@ impl TraceStream {
             return;
         }
         self.line.clear();
-        let _ = writeln!(self.line, "{record}");
+        let _ = writeln!(self.line, "{}", record.named(&self.names));
         let length = self.line.len() as u64;
         if self.bytes_max.is_some_and(|max| self.bytes + length > max) {
             self.cut_at = Some((index, record.time));
@@ -131,7 +135,13 @@ mod tests {
     }
 
     fn header() -> Header {
-        Header { version: FORMAT_VERSION, scenario: "s".to_string(), seed: 3, realized: vec![] }
+        Header {
+            version: FORMAT_VERSION,
+            scenario: "s".to_string(),
+            seed: 3,
+            realized: vec![],
+            nodes: Default::default(),
+        }
     }
 
     fn record_events(trace: &mut Trace, count: u64) {

@@ -230,7 +230,7 @@ Object.assign(O.SpaceTimeView.prototype, {
       const equals = token.indexOf("=");
       const name = token.slice(0, equals);
       const value = token.slice(equals + 1);
-      rows.push([name, /^n\d+$/.test(value) ? this.nodeText(value) : value]);
+      rows.push([name, this.nodeOfValue(value) ? this.nodeText(this.nodeOfValue(value)) : value]);
       start = end + 1;
     }
     const detailStart = (ends.length ? ends[ends.length - 1] : headLength) + 1;
@@ -274,6 +274,13 @@ Object.assign(O.SpaceTimeView.prototype, {
     }
     return O.el("span", {}, `→ ${toName}: ${state} after ${latency} `,
       O.el("a", { onclick: () => this.select(end, true) }, state === "dropped" ? "show the drop" : "show the delivery"));
+  },
+
+  // The node a field value names: its id (`n3`) or, in a trace with names, its name (`s0`).
+  nodeOfValue(value) {
+    if (/^n\d+$/.test(value)) return value;
+    const lane = this.data.lanes.find((info) => info.name === value && info.id !== "-");
+    return lane ? lane.id : null;
   },
 
   nodeText(id) {

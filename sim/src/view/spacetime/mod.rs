@@ -21,7 +21,7 @@ use crate::runner::Failure;
 use crate::scenario::RunPlan;
 use crate::time::Instant;
 use crate::topology::Topology;
-use crate::trace::{OwnedValue, Record, TraceFile};
+use crate::trace::{NodeNames, OwnedValue, Record, TraceFile};
 
 mod spans;
 
@@ -318,7 +318,7 @@ impl<'v, 'a> Builder<'v, 'a> {
                 kinds.len() as u32 - 1
             });
             kinds[kind as usize].count += 1;
-            let (line, field_ends) = line_with_field_ends(record);
+            let (line, field_ends) = line_with_field_ends(record, self.view.file.names());
             events.t.push(record.time.as_nanos());
             events.lane.push(self.lane(record.node));
             events.kind.push(kind);
@@ -474,16 +474,16 @@ fn node(text: &str) -> Option<NodeId> {
     crate::trace::format::parse_node(text).ok().flatten()
 }
 
-/// The record's trace line and where each of its fields ends in it.
-fn line_with_field_ends(record: &Record) -> (String, Vec<u32>) {
-    let head = Record { fields: Vec::new(), detail: None, ..record.clone() }.to_string();
-    let mut length = head.len();
+/// The record's trace line (nodes called by `names`) and where each of its fields ends in it.
+fn line_with_field_ends(record: &Record, names: &NodeNames) -> (String, Vec<u32>) {
+    let head = Record { fields: Vec::new(), detail: None, ..record.clone() };
+    let mut length = head.named(names).to_string().len();
     let mut ends = Vec::with_capacity(record.fields.len());
     for (name, value) in &record.fields {
-        length += 1 + name.len() + 1 + value.to_string().len();
+        length += 1 + name.len() + 1 + names.render_value(value).len();
         ends.push(length as u32);
     }
-    let line = record.to_string();
+    let line = record.named(names).to_string();
     debug_assert!(line.len() >= length);
     (line, ends)
 }
