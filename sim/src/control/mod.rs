@@ -5,21 +5,26 @@
 //! The wire: `frame` cuts frames out of a byte stream, `codec` is the canonical encoding of a
 //! body, `ops` the one registry of operation codes, `request` and `reply` the messages. The
 //! operations: `backend` (the one trait every backend implements, and `handle`), `simulated`
-//! (a world of a scenario and seed) over `journal` (a run as what drove it: snapshots).
+//! (a world of a scenario and seed) over `journal` (a run as what drove it: snapshots). The
+//! transport: `server` (TCP, one thread owning the backend) and `client` (the Rust client).
 //!
 //! Nothing here runs during a simulated run's event loop: the server drives the world
 //! between events, only through the `Simulation` trait, and every operation it applies is a
 //! traced `ControlAction`.
 
 mod backend;
+mod client;
 pub mod codec;
 pub mod frame;
 mod journal;
 pub mod ops;
 pub mod reply;
 pub mod request;
+mod server;
 mod simulated;
 
+#[cfg(test)]
+mod server_tests;
 #[cfg(test)]
 mod simulated_tests;
 #[cfg(test)]
@@ -28,6 +33,8 @@ pub(crate) mod test_workload;
 mod wire_tests;
 
 pub use backend::{handle, Backend, Fault, NoProgress, NodeAction, OpResult, Progress};
+pub use client::{Call, Client, ClientError};
+pub use server::{Server, ServerConfig};
 pub use simulated::{SimulatedBackend, RUN_SLICE, STEP_SLICE_EVENTS};
 
 pub use codec::{Reader, WireError, Writer};

@@ -411,6 +411,10 @@ impl Backend for SimulatedBackend {
     ) -> OpResult<StatusReply> {
         self.require_running()?;
         let until = Instant::from_nanos(time_nanos);
+        if until < self.run.sim.now() {
+            let now = self.run.sim.now();
+            return Err(error(ErrorCode::BadRequest, format!("{until} is before now ({now})")));
+        }
         let Some(check) = check else {
             self.run_sliced(until, progress)?;
             return Ok(self.status());

@@ -44,7 +44,8 @@ fn a_loaded_snapshot_continues_exactly_as_the_uninterrupted_run() {
         backend.step(300, &mut NoProgress).expect("steps");
         let groups = vec![vec![0], vec![1, 2]];
         backend.fault(Fault::Partition { groups, duration_nanos: 0 }).expect("partitions");
-        backend.run_until(40_000_000, None, &mut NoProgress).expect("runs");
+        let until = backend.status().time_nanos + 40_000_000;
+        backend.run_until(until, None, &mut NoProgress).expect("runs");
         if save {
             let info = backend.snapshot_save("mid").expect("saves");
             assert_eq!(info.fingerprint, backend.fingerprint());
@@ -92,7 +93,8 @@ fn snapshots_replay_every_driving_operation() {
     backend.fault(clock).expect("clock");
     let link = Fault::SetLink { from: 1, to: 0, latency_nanos: 3_000_000, loss_probability: 0.5 };
     backend.fault(link).expect("link");
-    backend.run_until(200_000_000, None, &mut NoProgress).expect("runs");
+    let until = backend.status().time_nanos + 200_000_000;
+    backend.run_until(until, None, &mut NoProgress).expect("runs");
     let saved = backend.snapshot_save("late").expect("saves");
     backend.step(1_000, &mut NoProgress).expect("steps");
     let before_load = backend.status();

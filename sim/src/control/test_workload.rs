@@ -119,7 +119,7 @@ faults:
   - {{at: 30ms, kind: partition, groups: [[p0], [c1, c2]], duration: 5ms}}
 phases: {{chaos: 100ms, heal: 10ms, converge_deadline: 1s}}
 checks: [pongs_recent, pongs_bounded]
-limits: {{vtime_max: 60s}}
+limits: {{vtime_max: 1h}}
 seeds: 0..1
 "#
     )
