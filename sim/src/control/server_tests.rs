@@ -136,7 +136,7 @@ fn every_operation_round_trips() {
     let Reply::Snapshots(list) = client.call(&Request::SnapshotList).expect("list") else {
         panic!()
     };
-    assert_eq!(list, [saved.clone()]);
+    assert_eq!(list, std::slice::from_ref(&saved));
     client.call(&Request::Step { events: 100 }).expect("step");
     let loaded =
         status(client.call(&Request::SnapshotLoad { name: "s".to_string() }).expect("load"));
