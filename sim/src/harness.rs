@@ -242,6 +242,34 @@ impl<M: Debug + 'static, P, W: Wire<M>> Simulation for Harness<M, P, W> {
         self.checks.installed[index].verdict(&run)
     }
 
+    fn step_events(&mut self, events: u64) -> Option<Outcome> {
+        let (checks, info) = (&mut self.checks, &self.info);
+        for _ in 0..events {
+            let Some(next) = self.world.next_event_time() else {
+                return Some(Outcome::Quiescent);
+            };
+            // Up to the next event's time and no further, stopping after that one event:
+            // the clock never jumps past what ran.
+            let outcome = self.world.run_with(next, |world| {
+                if !checks.per_event {
+                    return AfterEvent::Satisfied;
+                }
+                match checks.after_event(info, world, None) {
+                    AfterEvent::Continue => AfterEvent::Satisfied,
+                    other => other,
+                }
+            });
+            if outcome != Outcome::Satisfied {
+                return Some(outcome);
+            }
+        }
+        Some(Outcome::Stepped)
+    }
+
+    fn node_status(&self, node: crate::id::NodeId) -> Option<crate::node::NodeStatus> {
+        (node.index() < self.world.n_nodes()).then(|| self.world.status(node))
+    }
+
     fn mark_phase(&mut self, name: &str) {
         self.world.mark_phase(name);
     }

@@ -85,6 +85,7 @@ pub mod check;
 pub mod checksum;
 pub mod cli;
 pub mod clock;
+pub mod control;
 pub mod disk;
 pub mod durable;
 pub mod fault;

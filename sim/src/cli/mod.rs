@@ -10,10 +10,12 @@
 //! only to report speed.
 
 mod args;
+mod ctl;
 mod history;
 mod list;
 mod merge;
 mod run;
+mod serve;
 mod signals;
 mod trace;
 
@@ -116,6 +118,11 @@ enum Command {
         #[arg(long, env = "ORRERY_JSON")]
         json: bool,
     },
+    /// Serve one world of a scenario, paused at time 0, over the control protocol
+    /// (docs/CONTROL_PROTOCOL.md); prints the bound address on the first line of stdout.
+    Serve(serve::ServeArgs),
+    /// Send one operation to a control server; prints the reply as JSON lines.
+    Ctl(ctl::CtlArgs),
     /// Check a history (Jepsen EDN, JSON lines, porcupine's formats) for linearizability.
     /// Exit code 0 linearizable, 1 not, 3 unknown (the step budget ran out), 2 bad input.
     CheckHistory {
@@ -234,6 +241,8 @@ where
         }
         Command::List { folder } => list::list(&registry, &folder).into(),
         Command::Merge { outputs, json } => merge::merge(&outputs, json).into(),
+        Command::Serve(args) => serve::serve(&args, &registry).into(),
+        Command::Ctl(args) => ctl::ctl(&args).into(),
         Command::CheckHistory {
             model,
             file,

@@ -150,6 +150,16 @@ pub trait Simulation {
     fn run_until_check(&mut self, check: &str, deadline: Instant) -> Result<bool, Outcome>;
     /// Evaluates an invariant or final check now.
     fn check(&mut self, check: &str) -> CheckResult;
+    /// Processes at most `events` events, checking after each as `run_until_time` does (the
+    /// clock moves only to the events' times); `Outcome::Stepped` if all of them ran. `None`
+    /// if this simulation cannot step (the control server then says so).
+    fn step_events(&mut self, _events: u64) -> Option<Outcome> {
+        None
+    }
+    /// A node's lifecycle state, if the simulation can tell (`None` also for no such node).
+    fn node_status(&self, _node: crate::node::NodeId) -> Option<crate::node::NodeStatus> {
+        None
+    }
     /// Marks the start of a phase (`heal`, `converge`) in the trace.
     fn mark_phase(&mut self, _name: &str) {}
     /// Ends the run with a `stop` line naming why (a failed liveness or final check, a

@@ -168,6 +168,11 @@ impl<M: Debug + 'static, W: Wire<M>> World<M, W> {
         self.core.scheduler.len()
     }
 
+    /// When the next event in the queue is due, if there is one.
+    pub fn next_event_time(&self) -> Option<Instant> {
+        self.core.scheduler.peek_time()
+    }
+
     /// The sometimes-points processes declared in this run, and whether each was reached.
     pub fn coverage(&self) -> &Coverage {
         &self.core.coverage
