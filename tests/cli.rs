@@ -54,8 +54,25 @@ fn smoke_scenarios_pass_and_bug_scenarios_find_their_bug() {
     }
 }
 
-// Proves an expected failure that does not appear fails the run (exit 1), and a failing
-// check in an expect-pass run exits 1 with the stable failure line and replay command.
+/// The command after `prefix` on the first line that has it.
+fn hint<'a>(text: &'a str, prefix: &str) -> &'a str {
+    text.lines()
+        .find_map(|line| line.trim_start().strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("no {prefix:?} line in:\n{text}"))
+}
+
+/// Runs a printed command through the shell, from the repository root.
+fn shell(command: &str) -> Output {
+    Command::new("sh")
+        .args(["-c", command])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("sh runs")
+}
+
+// Proves a failing seed prints the stable failure line with a replay command naming this very
+// binary, and that the printed commands (from the scenario, and from the capsule) really
+// replay the same failure.
 #[test]
 fn failures_exit_one_with_a_replay_line() {
     let out = std::env::temp_dir().join(format!("orrery-cli-fail-{}", std::process::id()));
@@ -73,15 +90,23 @@ fn failures_exit_one_with_a_replay_line() {
         all.contains("ORRERY FAIL scenario=echo-corrupt-replies seed=0 check=replies_match"),
         "{all}"
     );
-    assert!(all.contains(
-        "replay: cargo run --release -- replay scenarios/bugs/echo-corrupt-replies.yaml --seed 0"
-    ));
-    // The capsule replays the same failure.
-    let capsule = out.join("echo-corrupt-replies-seed-0");
-    let replay = orrery(&["replay", &capsule.display().to_string()]);
-    assert_eq!(replay.status.code(), Some(1));
+    let expected = format!(
+        "replay: {} replay scenarios/bugs/echo-corrupt-replies.yaml --seed 0",
+        env!("CARGO_BIN_EXE_orrery")
+    );
+    assert!(all.contains(&expected), "{all}");
     let first_line = all.lines().find(|l| l.starts_with("ORRERY FAIL")).unwrap_or_default();
+    let from_scenario = shell(hint(&all, "replay: "));
+    assert_eq!(from_scenario.status.code(), Some(1), "{}", text(&from_scenario));
+    assert!(text(&from_scenario).contains(first_line), "replay differs:\n{}", text(&from_scenario));
+    // The capsule replays the same failure, by the command its summary prints.
+    let capsule = out.join("echo-corrupt-replies-seed-0");
+    let summary = std::fs::read_to_string(capsule.join("summary.txt")).expect("capsule summary");
+    let replay = shell(hint(&summary, "replay this capsule: "));
+    assert_eq!(replay.status.code(), Some(1));
     assert!(text(&replay).contains(first_line), "replay differs:\n{}", text(&replay));
+    assert!(summary.contains("the re-run failed the same way"), "{summary}");
+    let _ = std::fs::remove_dir_all(&out);
 }
 
 // Proves shards 1/4..4/4 together run exactly the unsharded seeds with the same results, and

@@ -151,7 +151,7 @@ fn planted_bug_capsule_page_marks_the_failure() {
     assert_eq!(failures[0]["t"], failure_nanos);
     assert_eq!(failures[0]["label"], "replies_match (invariant)");
     let message = failures[0]["message"].as_str().unwrap();
-    assert!(message.starts_with("n2 got reply 24 ="), "{message}");
+    assert!(message.starts_with("`echo` disagrees for node="), "{message}");
     let stop = failures[0]["event"].as_u64().expect("marked on the stop line") as usize;
     assert_eq!(trace.records[stop].kind, "stop");
 }

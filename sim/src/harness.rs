@@ -270,6 +270,10 @@ impl<M: Debug + 'static, P, W: Wire<M>> Simulation for Harness<M, P, W> {
         self.world.trace()
     }
 
+    fn trace_mut(&mut self) -> Option<&mut Trace> {
+        Some(self.world.trace_mut())
+    }
+
     fn stats_summary(&self) -> String {
         format!("net: {}", self.world.net_stats().summary())
     }

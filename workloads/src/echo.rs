@@ -5,13 +5,12 @@
 //! - Nodes with role `server` echo; every other node is a client that sends a request to a
 //!   random server every `interval` and retries nothing (lost requests are simply lost).
 //! - `replies_match` (invariant): every reply a client accepts carries the value of a
-//!   request it actually sent to that server.
+//!   request it actually sent to that server: clients observe what they sent and what they
+//!   accepted, and the two must agree per (client, request id).
 //! - `clients_progress` (liveness): after the network heals, every client gets a reply again.
 //! - `corrupt_replies` (planted bug): servers add one to the value of every 50th reply.
 
-use std::collections::BTreeMap;
-
-use orrery_sim::workload::{Check, WorkloadDef};
+use orrery_sim::workload::{Agreement, WorkloadDef};
 use orrery_sim::{ms, Duration, Instant, NodeApi, NodeId, Params, Process, TimerId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,16 +44,18 @@ impl<N: NodeApi<Message>> Process<Message, N> for Server {
     }
 }
 
-/// Sends a request to a random server every `interval`; remembers what it sent.
+/// Sends a request to a random server every `interval`. It observes what it sent and what
+/// it accepted as `echo id= server= value=`: the check compares the two.
+#[derive(Default)]
 pub struct Client {
     servers: Vec<NodeId>,
     interval: Duration,
     next_id: u64,
-    /// Outstanding requests: id → (server, value).
-    outstanding: BTreeMap<u64, (NodeId, u64)>,
     pub last_reply_at: Option<Instant>,
-    /// A reply that matched no request it sent, if any.
-    pub mismatch: Option<String>,
+}
+
+fn observe_echo<N: NodeApi<Message>>(node: &mut N, id: u64, server: NodeId, value: u64) {
+    node.observe("echo", &[("id", id.into()), ("server", server.into()), ("value", value.into())]);
 }
 
 impl<N: NodeApi<Message>> Process<Message, N> for Client {
@@ -63,17 +64,9 @@ impl<N: NodeApi<Message>> Process<Message, N> for Client {
     }
 
     fn on_message(&mut self, node: &mut N, from: NodeId, message: Message) {
-        let Message::Reply { id, value } = message else { return };
-        // A reply to nothing outstanding is a duplicate of one already accepted: harmless.
-        if let Some((server, sent)) = self.outstanding.remove(&id) {
-            if server == from && sent == value {
-                self.last_reply_at = Some(node.true_now());
-            } else {
-                let me = node.id();
-                self.mismatch.get_or_insert(format!(
-                    "{me} got reply {id} = {value} from {from}, but sent {sent} to {server}"
-                ));
-            }
+        if let Message::Reply { id, value } = message {
+            observe_echo(node, id, from, value);
+            self.last_reply_at = Some(node.true_now());
         }
     }
 
@@ -81,7 +74,7 @@ impl<N: NodeApi<Message>> Process<Message, N> for Client {
         if let Some(&server) = node.rng().pick(&self.servers) {
             let (id, value) = (self.next_id, node.rng().next_u64() >> 16);
             self.next_id += 1;
-            self.outstanding.insert(id, (server, value));
+            observe_echo(node, id, server, value);
             node.send(server, Message::Request { id, value });
         }
         node.set_timer(self.interval, 0);
@@ -96,35 +89,20 @@ pub fn echo() -> WorkloadDef<Message, EchoParams> {
         .role("*", |init| Client {
             servers: init.nodes_with_role("server"),
             interval: init.params.interval,
-            next_id: 0,
-            outstanding: BTreeMap::new(),
-            last_reply_at: None,
-            mismatch: None,
+            ..Client::default()
         })
-        .check(Check::invariant(
+        .agreement(
             "replies_match",
-            "every accepted reply echoes a request the client sent to that server",
-            |run| match run.world.processes_of::<Client>().find_map(|(_, c)| c.mismatch.clone()) {
-                Some(mismatch) => Err(mismatch),
-                None => Ok(()),
-            },
-        ))
-        .check(Check::liveness(
-            "clients_progress",
-            "after heal, every client receives replies again",
-            |run| {
-                let stuck: Vec<String> = (run.world.processes_of::<Client>())
-                    .filter(|(_, c)| c.last_reply_at.is_none_or(|at| at < run.heal_at))
-                    .map(|(node, _)| node.to_string())
-                    .collect();
-                match stuck.is_empty() {
-                    true => Ok(()),
-                    false => Err(format!(
-                        "no reply since the heal at {}: {}",
-                        run.heal_at,
-                        stuck.join(", ")
-                    )),
+            "every accepted reply echoes the request the client sent to that server",
+            Agreement::on("echo").per_node().key(&["id"]).value(&["server", "value"]),
+        )
+        .liveness("clients_progress", "after heal, every client receives replies again", |run| {
+            let late = |c: &Client| c.last_reply_at.is_none_or(|at| at < run.heal_at);
+            match run.world.processes_of::<Client>().find(|(_, c)| late(c)) {
+                Some((node, _)) => {
+                    Err(format!("no reply to {node} since the heal at {}", run.heal_at))
                 }
-            },
-        ))
+                None => Ok(()),
+            }
+        })
 }

@@ -106,6 +106,17 @@ pub fn fault_coverage(plan: &RunPlan, net: &NetStats, disk: &DiskStats) -> Cover
             _ => {}
         }
     }
+    // A crash or pause the `max_dead` budget skipped was still configured: its point is
+    // declared (and, if the budget skipped them all, never reached), so a budget that leaves
+    // nothing to fire shows in the summary instead of hiding the fault family.
+    let mut pause = plan.faults.iter().any(|(_, action)| matches!(action, ControlAction::Pause(_)));
+    let paused = pause;
+    for (label, value) in &plan.realized {
+        if label == "max_dead.skipped" {
+            crash |= value.starts_with("crash ");
+            pause |= value.starts_with("pause ");
+        }
+    }
     loss |= links.iter().any(|l| l.loss_probability > 0.0);
     duplicate |= links.iter().any(|l| l.duplicate_probability > 0.0);
     corrupt |= links.iter().any(|l| l.corrupt_probability > 0.0);
@@ -139,6 +150,7 @@ pub fn fault_coverage(plan: &RunPlan, net: &NetStats, disk: &DiskStats) -> Cover
     );
     point(clog, "fault: a packet held by a clog", t.held > 0);
     point(crash, "fault: a node crashed", disk.crashes > 0);
+    point(pause, "fault: a node paused", paused);
     point(crash_at_disk_operation, "fault: a crash at a disk operation", disk.crash_points > 0);
     point(
         (crash || crash_at_disk_operation) && unsynced_fate,

@@ -1,10 +1,140 @@
-//! Command-line values parsed by hand: seed ranges, shards (also from a cluster scheduler's
-//! environment), and the event filter of `trace` and `diff`.
+//! The arguments of `run`, and command-line values parsed by hand: seed ranges (and which of
+//! `--seed`, `--seeds` and their variables wins), shards (also from a cluster scheduler's
+//! environment), booleans as clap reads them, and the event filter of `trace` and `diff`.
+//!
+//! Every flag of `run` has an `ORRERY_*` mirror, read the way clap reads them: a flag given
+//! on the command line always beats its variable (and any other variable for the same
+//! setting: `--seed 5` beats `ORRERY_SEEDS`), booleans accept `1`/`0`, `true`/`false`,
+//! `yes`/`no`, `on`/`off`.
 
 use std::ops::Range;
+use std::path::PathBuf;
+
+use clap::builder::BoolishValueParser;
+use clap::parser::ValueSource;
+use clap::ArgMatches;
 
 use crate::topology::Topology;
 use crate::trace::Filter;
+
+/// `orrery run`'s arguments.
+#[derive(clap::Args, Debug, Clone)]
+pub(super) struct RunArgs {
+    /// Scenario files (YAML).
+    #[arg(required = true)]
+    pub(super) scenarios: Vec<PathBuf>,
+    /// Seeds as a half-open range `A..B` or inclusive `A..=B` (default: the scenario's).
+    #[arg(long, env = "ORRERY_SEEDS")]
+    pub(super) seeds: Option<String>,
+    /// One seed.
+    #[arg(long, env = "ORRERY_SEED")]
+    pub(super) seed: Option<String>,
+    /// Threads (default: all cores).
+    #[arg(long, env = "ORRERY_JOBS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(super) jobs: Option<u64>,
+    /// This machine's share of the seeds: K/N owns the seeds with seed mod N = K-1.
+    #[arg(long, env = "ORRERY_SHARD")]
+    pub(super) shard: Option<String>,
+    /// Run every seed twice; a difference is a failure naming the first diverging event.
+    #[arg(long, env = "ORRERY_CHECK_DETERMINISM", value_parser = BoolishValueParser::new())]
+    pub(super) check_determinism: bool,
+    /// Write the full trace of the (single) seed to this file.
+    #[arg(long, env = "ORRERY_TRACE")]
+    pub(super) trace: Option<PathBuf>,
+    /// JSON lines on stdout: a sweep header, one record per seed (in seed order), a summary.
+    #[arg(long, env = "ORRERY_JSON", value_parser = BoolishValueParser::new())]
+    pub(super) json: bool,
+    /// Where the journal and failure capsules go [default: orrery-out].
+    #[arg(long, env = "ORRERY_OUT")]
+    pub(super) out: Option<PathBuf>,
+    /// Seconds without progress (no event processed) after which a seed is reported as hung.
+    #[arg(long, env = "ORRERY_HANG_TIMEOUT", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(super) hang_timeout: u64,
+    /// Go on with the interrupted sweep whose journal is in this directory (or this journal
+    /// file): only the seeds it has not recorded run; the summary is the whole sweep's.
+    #[arg(long, env = "ORRERY_RESUME")]
+    pub(super) resume: Option<PathBuf>,
+}
+
+/// Where a value came from, for precedence and for error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Given {
+    Flag(&'static str),
+    Variable(&'static str),
+}
+
+impl Given {
+    /// How an error names the value: `--seed 5` or `ORRERY_SEED=5`.
+    pub(super) fn show(&self, text: &str) -> String {
+        match self {
+            Given::Flag(flag) => format!("{flag} {text}"),
+            Given::Variable(name) => format!("{name}={text}"),
+        }
+    }
+}
+
+/// Where `id`'s value came from, if it has one: its flag, or its variable.
+pub(super) fn given(
+    matches: Option<&ArgMatches>,
+    id: &str,
+    flag: &'static str,
+    variable: &'static str,
+) -> Option<Given> {
+    match matches?.value_source(id)? {
+        ValueSource::CommandLine => Some(Given::Flag(flag)),
+        ValueSource::EnvVariable => Some(Given::Variable(variable)),
+        _ => None,
+    }
+}
+
+/// The seeds asked for by `--seed`/`--seeds` or their variables, if any, with where they came
+/// from. A flag beats every variable; `--seed` and `--seeds` together are an error; between
+/// the two variables the single seed wins (as in `TestRun`).
+pub(super) fn chosen_seeds(
+    seeds: Option<(&str, Given)>,
+    seed: Option<(&str, Given)>,
+) -> Result<Option<(Range<u64>, Given, String)>, String> {
+    let is_flag = |given: &Option<(&str, Given)>| matches!(given, Some((_, Given::Flag(_))));
+    let pick = match (is_flag(&seeds), is_flag(&seed)) {
+        (true, true) => return Err("--seed and --seeds both given: choose one".to_string()),
+        (true, false) => seeds.map(|s| (s, false)),
+        (false, true) => seed.map(|s| (s, true)),
+        (false, false) => seed.map(|s| (s, true)).or(seeds.map(|s| (s, false))),
+    };
+    let Some(((text, given), single)) = pick else { return Ok(None) };
+    let range = if single { parse_one_seed(text) } else { parse_seed_range(text) };
+    let range = range.map_err(|message| format!("{}: {message}", given.show(text)))?;
+    Ok(Some((range, given.clone(), given.show(text))))
+}
+
+/// Parses clap's boolish values: `1`/`0`, `true`/`false`, `yes`/`no`, `on`/`off` (any case).
+pub fn parse_boolish(text: &str) -> Result<bool, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "t" | "yes" | "y" | "on" => Ok(true),
+        "0" | "false" | "f" | "no" | "n" | "off" => Ok(false),
+        _ => Err(format!("{text:?} is not a boolean: expected 1/0, true/false, yes/no or on/off")),
+    }
+}
+
+/// Parses one seed `N` as the range `N..N+1`.
+fn parse_one_seed(text: &str) -> Result<Range<u64>, String> {
+    let seed: u64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid seed {text:?}: expected a whole number"))?;
+    single(seed)
+}
+
+/// The range of one seed; the largest u64 has none (ranges are half-open).
+fn single(seed: u64) -> Result<Range<u64>, String> {
+    let end = seed.checked_add(1).ok_or_else(|| {
+        format!(
+            "seed {seed} is out of range: seed ranges are half-open, so the largest seed is {}",
+            u64::MAX - 1
+        )
+    })?;
+    Ok(seed..end)
+}
 
 /// Which events `trace` and `diff` look at; see `trace::Filter`.
 #[derive(clap::Args, Debug, Clone)]
@@ -72,7 +202,7 @@ pub fn parse_seed_range(text: &str) -> Result<Range<u64>, String> {
         return if a < b { Ok(a..b) } else { Err(format!("empty seed range {text:?}")) };
     }
     let n: u64 = text.parse().map_err(|_| bad())?;
-    Ok(n..n + 1)
+    single(n)
 }
 
 /// Parses `K/N` with K in 1..=N (nextest's partition convention).
@@ -125,12 +255,55 @@ mod tests {
         assert_eq!(parse_seed_range("0..1000"), Ok(0..1000));
         assert_eq!(parse_seed_range("5..=7"), Ok(5..8));
         assert_eq!(parse_seed_range("42"), Ok(42..43));
-        for bad in ["", "a..b", "5..5", "9..=3", "1..2..3", "-1..4"] {
+        for bad in ["", "a..b", "5..5", "9..=3", "1..2..3", "-1..4", "18446744073709551615"] {
             assert!(parse_seed_range(bad).is_err(), "{bad}");
         }
+        let error = parse_one_seed("18446744073709551615").expect_err("no room for it");
+        assert!(error.contains("the largest seed is 18446744073709551614"), "{error}");
         assert_eq!(parse_shard("1/4"), Ok((1, 4)));
         for bad in ["0/4", "5/4", "1/0", "x", "1-4"] {
             assert!(parse_shard(bad).is_err(), "{bad}");
         }
+    }
+}
+
+#[cfg(test)]
+mod precedence_tests {
+    use super::*;
+
+    // Proves a flag beats any variable for the seeds, two flags conflict, ORRERY_SEED beats
+    // ORRERY_SEEDS when both come from the environment, and errors name where the value came
+    // from.
+    #[test]
+    fn a_flag_beats_its_variable() {
+        let flag = |f| Given::Flag(f);
+        let var = |v| Given::Variable(v);
+        let chosen = |seeds, seed| chosen_seeds(seeds, seed).map(|c| c.map(|(r, g, _)| (r, g)));
+        assert_eq!(
+            chosen(Some(("0..100", var("ORRERY_SEEDS"))), Some(("5", flag("--seed")))),
+            Ok(Some((5..6, flag("--seed"))))
+        );
+        assert_eq!(
+            chosen(Some(("0..3", flag("--seeds"))), Some(("5", var("ORRERY_SEED")))),
+            Ok(Some((0..3, flag("--seeds"))))
+        );
+        assert_eq!(
+            chosen(Some(("0..100", var("ORRERY_SEEDS"))), Some(("5", var("ORRERY_SEED")))),
+            Ok(Some((5..6, var("ORRERY_SEED"))))
+        );
+        assert!(chosen(Some(("0..3", flag("--seeds"))), Some(("5", flag("--seed")))).is_err());
+        let error = chosen(Some(("ten", var("ORRERY_SEEDS"))), None).expect_err("bad");
+        assert!(error.starts_with("ORRERY_SEEDS=ten: invalid seed range"), "{error}");
+        let error = chosen(None, Some(("18446744073709551615", flag("--seed")))).expect_err("max");
+        assert!(
+            error.starts_with(
+                "--seed 18446744073709551615: seed 18446744073709551615 is out of range"
+            ),
+            "{error}"
+        );
+        for (text, value) in [("1", true), ("0", false), ("TRUE", true), ("off", false)] {
+            assert_eq!(parse_boolish(text), Ok(value), "{text}");
+        }
+        assert!(parse_boolish("maybe").is_err());
     }
 }

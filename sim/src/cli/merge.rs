@@ -1,32 +1,37 @@
-//! `orrery merge`: the JSON-lines outputs of a sharded sweep, proven to cover the range.
+//! `orrery merge`: the JSON-lines outputs of a sweep (shards, interrupted and resumed runs,
+//! journals), proven to cover the range. Read line by line: merging takes memory for the
+//! gaps and the failures, not for every seed (`--json`, which prints every record in seed
+//! order, keeps them all).
 
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
-use crate::runner::{self, json_line, json_summary, render_failure, render_summary, SweepScope};
+use crate::runner::{self, json_line, json_summary, render_failure, render_summary};
+use crate::runner::{SweepScope, SweepStatus};
 
-use super::Status;
+use super::{replayer, Status};
 
 pub(super) fn merge(paths: &[PathBuf], json: bool) -> Status {
-    let mut outputs = Vec::new();
+    let mut inputs: Vec<(String, Box<dyn BufRead>)> = Vec::new();
     for path in paths {
-        let text = if path.as_os_str() == "-" {
-            std::io::read_to_string(std::io::stdin())
-        } else {
-            std::fs::read_to_string(path)
-        };
-        match text {
-            Ok(text) => outputs.push((path.display().to_string(), text)),
-            Err(error) => return Status::BadInput(format!("{}: {error}", path.display())),
+        let name = path.display().to_string();
+        if path.as_os_str() == "-" {
+            inputs.push(("stdin".to_string(), Box::new(std::io::stdin().lock())));
+            continue;
+        }
+        match std::fs::File::open(path) {
+            Ok(file) => inputs.push((name, Box::new(std::io::BufReader::new(file)))),
+            Err(error) => return Status::BadInput(format!("{name}: {error}")),
         }
     }
-    let merged = match runner::merge_json_lines(&outputs) {
+    let merged = match runner::merge_outputs(inputs, json) {
         Ok(merged) => merged,
         Err(errors) => {
             let lines: Vec<String> = errors.iter().map(|e| format!("error: {e}\n")).collect();
             return Status::BadInputRendered(lines.concat());
         }
     };
+    let replayer = replayer();
     let out = std::io::stdout();
     let mut out = out.lock();
     let mut status = Status::Passed;
@@ -38,24 +43,30 @@ pub(super) fn merge(paths: &[PathBuf], json: bool) -> Status {
             shard: None,
             expect: scenario.expect,
         };
+        let sweep = SweepStatus { seeds_planned: summary.seeds_run, interrupted: None };
         if json {
-            for report in &scenario.reports {
+            for report in scenario.reports.iter().flatten() {
                 let _ = writeln!(out, "{}", json_line(&scenario.scenario, report));
             }
-            let _ =
-                writeln!(out, "{}", json_summary(&summary, scenario.sweep_fingerprint(), &scope));
+            let _ = writeln!(out, "{}", json_summary(&summary, &scope, &sweep));
         } else {
-            for report in runner::first_failures(&scenario.reports) {
-                let _ =
-                    write!(out, "{}", render_failure(&scenario.scenario, &scenario.path, report));
+            for report in summary.first_failures() {
+                let line = render_failure(&scenario.scenario, &scenario.path, report, &replayer);
+                let _ = write!(out, "{line}");
             }
-            let _ = write!(out, "{}", render_summary(&summary));
+            let _ = write!(out, "{}", render_summary(&summary, &sweep));
             let _ = writeln!(
                 out,
                 "  merged           {} shard(s), every seed of {}..{} exactly once",
                 scenario.shards, scenario.seeds.start, scenario.seeds.end
             );
-            let _ = writeln!(out, "  sweep fingerprint {:016x}", scenario.sweep_fingerprint());
+        }
+        if let Some(group) = summary.setup_failures() {
+            return Status::BadInput(format!(
+                "{}: {} seed(s) could not be set up (first: seed {}): a mistake in the scenario \
+                 or the workload, not a finding",
+                scenario.scenario, group.seeds.count, group.first.seed
+            ));
         }
         if !scenario.as_expected() {
             status = Status::Failed;

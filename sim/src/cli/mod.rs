@@ -3,30 +3,31 @@
 //!
 //! Exit codes: 0 all passed (or an `expect: fail` scenario failed as expected), 1 a check
 //! failed (or an expected failure did not appear; for `diff`, the traces differ), 2 bad input
-//! or usage. Every flag of `run` has an `ORRERY_*` environment mirror. Wall-clock time is read
-//! here only to report speed.
+//! or usage (zero seeds run is always 2), 130/143 a sweep interrupted by SIGINT/SIGTERM. Every
+//! flag of `run` has an `ORRERY_*` environment mirror; a flag given on the command line beats
+//! its variable. Wall-clock time is read here only to report speed.
 
 mod args;
 mod history;
 mod list;
 mod merge;
 mod run;
+mod signals;
 mod trace;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::check::STEPS_MAX_DEFAULT;
-use crate::runner::{self, RunOptions, SweepOptions};
+use crate::runner::{self, RunOptions};
 use crate::scenario::{self, Scenario};
 use crate::workload::Registry;
 
-pub use args::{parse_seed_range, parse_shard};
-use args::{shard_from_environment, FilterArgs};
-use run::RunRequest;
+pub use args::{parse_boolish, parse_seed_range, parse_shard};
+use args::{shard_from_environment, FilterArgs, RunArgs};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -42,42 +43,12 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run scenarios over a range of seeds.
-    Run {
-        /// Scenario files (YAML).
-        #[arg(required = true)]
-        scenarios: Vec<PathBuf>,
-        /// Seeds as a half-open range `A..B` or inclusive `A..=B` (default: the scenario's).
-        #[arg(long, env = "ORRERY_SEEDS", conflicts_with = "seed")]
-        seeds: Option<String>,
-        /// One seed.
-        #[arg(long, env = "ORRERY_SEED")]
-        seed: Option<u64>,
-        /// Threads (default: all cores).
-        #[arg(long, env = "ORRERY_JOBS")]
-        jobs: Option<usize>,
-        /// This machine's share of the seeds: K/N owns the seeds with seed mod N = K-1.
-        #[arg(long, env = "ORRERY_SHARD")]
-        shard: Option<String>,
-        /// Run every seed twice; a difference is a failure naming the first diverging event.
-        #[arg(long, env = "ORRERY_CHECK_DETERMINISM")]
-        check_determinism: bool,
-        /// Write the full trace of the (single) seed to this file.
-        #[arg(long, env = "ORRERY_TRACE")]
-        trace: Option<PathBuf>,
-        /// JSON lines on stdout: one record per seed, then a summary.
-        #[arg(long, env = "ORRERY_JSON")]
-        json: bool,
-        /// Where failure capsules go.
-        #[arg(long, env = "ORRERY_OUT", default_value = "orrery-out")]
-        out: PathBuf,
-        /// Seconds of wall-clock time after which a seed is reported as hung.
-        #[arg(long, env = "ORRERY_HANG_TIMEOUT", default_value_t = 60)]
-        hang_timeout: u64,
-    },
+    Run(RunArgs),
     /// Re-run one seed of a scenario (or a failure capsule) with its full trace.
     Replay {
         /// A scenario file, or a capsule directory.
         target: PathBuf,
+        /// The seed (for a scenario file; a capsule replays its own).
         #[arg(long, env = "ORRERY_SEED")]
         seed: Option<u64>,
         /// Write the trace here instead of stdout.
@@ -159,6 +130,8 @@ enum Status {
     BadInput(String),
     /// Bad input whose message is already rendered (scenario errors, compiler style).
     BadInputRendered(String),
+    /// A sweep stopped by this signal: exit 128 + its number.
+    Interrupted(i32),
 }
 
 impl From<Status> for ExitCode {
@@ -174,14 +147,30 @@ impl From<Status> for ExitCode {
                 eprint!("{message}");
                 ExitCode::from(2)
             }
+            Status::Interrupted(signal) => ExitCode::from(signals::exit_code(signal)),
         }
     }
 }
 
 /// Runs the command line with the given workloads.
 pub fn main(registry: Registry) -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    main_with_args(std::env::args_os(), registry)
+}
+
+/// Runs the command line `args` (the program name first, as `std::env::args_os` gives it)
+/// with the given workloads: what `main` does, for a binary or a test that builds its own
+/// arguments.
+pub fn main_with_args<I, T>(args: I, registry: Registry) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let parsed = Cli::command().try_get_matches_from(args).and_then(|matches| {
+        let cli = Cli::from_arg_matches(&matches)?;
+        Ok((cli, matches))
+    });
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(error) => {
             let _ = error.print();
             return if error.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
@@ -200,50 +189,13 @@ pub fn main(registry: Registry) -> ExitCode {
     }));
     let registry = Arc::new(registry);
     match cli.command {
-        Command::Run {
-            scenarios,
-            seeds,
-            seed,
-            jobs,
-            shard,
-            check_determinism,
-            trace,
-            json,
-            out,
-            hang_timeout,
-        } => {
-            let shard = match shard
-                .map_or_else(shard_from_environment, |text| parse_shard(&text).map(Some))
-            {
-                Ok(shard) => shard,
-                Err(message) => return Status::BadInput(message).into(),
-            };
-            let options = SweepOptions {
-                jobs: jobs.unwrap_or_else(|| SweepOptions::default().jobs),
-                check_determinism,
-                hang_timeout: std::time::Duration::from_secs(hang_timeout),
-                run: RunOptions::default(),
-            };
-            let mut worst = Status::Passed;
-            for path in scenarios {
-                let request = RunRequest {
-                    seeds: seeds.clone(),
-                    seed,
-                    shard,
-                    trace: trace.clone(),
-                    json,
-                    out: out.clone(),
-                };
-                match run::run_scenario(&path, &registry, options, &request) {
-                    Status::Passed => {}
-                    Status::Failed => worst = Status::Failed,
-                    bad @ (Status::BadInput(_) | Status::BadInputRendered(_)) => return bad.into(),
-                }
-            }
-            worst.into()
-        }
+        Command::Run(args) => run::run(&args, matches.subcommand_matches("run"), &registry).into(),
         Command::Replay { target, seed, trace } => {
-            trace::replay(&target, seed, trace, &registry).into()
+            let seed_is_explicit = matches
+                .subcommand_matches("replay")
+                .and_then(|m| m.value_source("seed"))
+                .is_some_and(|source| source == clap::parser::ValueSource::CommandLine);
+            trace::replay(&target, seed, seed_is_explicit, trace, &registry).into()
         }
         Command::Trace { target, seed, filter, json, out, perfetto, html } => {
             let outputs = trace::TraceOutputs { json, out, perfetto, html };
@@ -266,13 +218,7 @@ fn load(path: &Path, registry: &Registry) -> Result<Scenario, Status> {
 
 /// Writes a file that must not exist yet: nothing a user produced is overwritten silently.
 fn write_new_file(path: &Path, text: &str) -> Result<(), String> {
-    use std::io::Write;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|error| format!("{}: {error} (refusing to overwrite)", path.display()))?;
-    file.write_all(text.as_bytes()).map_err(|error| format!("{}: {error}", path.display()))
+    runner::write_new_file(path, text)
 }
 
 /// The scenario file a target names: itself, or a capsule directory's `plan.yaml`.
@@ -282,6 +228,14 @@ fn scenario_path(target: &Path) -> PathBuf {
     } else {
         target.to_path_buf()
     }
+}
+
+/// How failures printed by this binary are replayed: by this binary, wherever it is.
+fn replayer() -> runner::Replayer {
+    let program = std::env::current_exe()
+        .map(|path| path.display().to_string())
+        .unwrap_or_else(|_| "orrery".to_string());
+    runner::Replayer::Program(program)
 }
 
 /// One seed run with its full trace recorded.

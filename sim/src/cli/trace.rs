@@ -3,15 +3,14 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::runner::{render_failure, Failure};
+use crate::runner::{self, render_failure, Failure, RunControl, RunEnd, RunOptions};
 use crate::scenario::RunPlan;
-use crate::trace::{self as traces, TraceFile};
+use crate::trace::{self as traces, TraceFile, TraceStream};
 use crate::view::{self, SpaceTime};
 use crate::workload::Registry;
 
 use super::args::FilterArgs;
-use super::run::trace_text;
-use super::{load, run_recorded, scenario_path, write_new_file, Status};
+use super::{load, replayer, run_recorded, scenario_path, write_new_file, Status};
 
 /// A trace, and when it was recorded here, the plan it ran and how it failed.
 struct Loaded {
@@ -146,6 +145,7 @@ pub(super) fn diff(
 pub(super) fn replay(
     target: &Path,
     seed: Option<u64>,
+    seed_is_explicit: bool,
     trace: Option<PathBuf>,
     registry: &Registry,
 ) -> Status {
@@ -154,24 +154,53 @@ pub(super) fn replay(
         Ok(scenario) => scenario,
         Err(status) => return status,
     };
-    let seed = seed.unwrap_or(scenario.default_seeds().start);
-    let plan = scenario.sample(seed);
-    let (report, recorded) = run_recorded(&plan, registry);
-    let text = trace_text(&plan, recorded.as_ref());
-    match trace {
-        Some(path) => {
-            if let Err(message) = write_new_file(&path, &text) {
-                return Status::BadInput(message);
-            }
+    let own = scenario.default_seeds().start;
+    let seed = match seed {
+        // A capsule's plan is one seed's realized run: replaying it with another seed would
+        // be neither run. An `ORRERY_SEED` left in the environment does not apply to it.
+        Some(asked) if target.is_dir() && seed_is_explicit && asked != own => {
+            return Status::BadInput(format!(
+                "{}: a capsule replays its own seed {own}; --seed {asked} applies to a scenario file",
+                target.display()
+            ))
         }
-        None => print!("{text}"),
-    }
+        Some(_) if target.is_dir() => own,
+        Some(asked) => asked,
+        None => own,
+    };
+    let plan = scenario.sample(seed);
+    // The trace streams as the run goes: a run of any length replays in bounded memory.
+    let out: Box<dyn Write> = match &trace {
+        Some(path) => match std::fs::File::create_new(path) {
+            Ok(file) => Box::new(std::io::BufWriter::new(file)),
+            Err(error) => {
+                return Status::BadInput(format!(
+                    "{}: {error} (refusing to overwrite)",
+                    path.display()
+                ))
+            }
+        },
+        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    };
+    let stream = match TraceStream::new(out, &traces::Header::of_plan(&plan), None) {
+        Ok(stream) => stream,
+        Err(error) => return Status::BadInput(format!("writing the trace: {error}")),
+    };
+    let control = RunControl { watch: None, stream: Some(stream) };
+    let options = RunOptions { recording: true, ..RunOptions::default() };
+    let report = match runner::run_plan_controlled(&plan, registry, options, control) {
+        RunEnd::Finished { report, stream, .. } => {
+            if let Some(Err(error)) = stream {
+                return Status::BadInput(format!("writing the trace: {error}"));
+            }
+            report
+        }
+        RunEnd::Stopped { .. } => return Status::BadInput("the replay was stopped".to_string()),
+    };
     match &report.failure {
         Some(_) => {
-            print!(
-                "{}",
-                render_failure(scenario.name(), &scenario_path.display().to_string(), &report)
-            );
+            let path = scenario_path.display().to_string();
+            print!("{}", render_failure(scenario.name(), &path, &report, &replayer()));
             Status::Failed
         }
         None => {

@@ -1,23 +1,35 @@
 //! The runner: one seed through its phases (chaos → heal → converge → final checks), and
-//! sweeps of many seeds in parallel.
+//! sweeps of many seeds in parallel (`sweep`), streamed to whoever asked for them.
 //!
 //! A failing check, a panicking process (caught), an exhausted limit and a hang are all
 //! failures of their seed; the sweep goes on. Results come back in seed order whatever the
 //! thread count. The wall clock is used only by the hang watchdog and for reporting speed;
 //! it never feeds back into a simulation.
 
+mod capsule;
+mod journal;
 mod merge;
+mod records;
 mod report;
+mod seeds;
+mod sweep;
 mod test_run;
+mod worker;
 
+use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
-pub use merge::{merge_json_lines, MergeError, MergedScenario};
+pub use capsule::{write_new_file, Capsule, CAPSULES_MAX, CAPSULE_TRACE_BYTES_MAX};
+pub use journal::{digest, Journal, JournalError, JournalHeader, Resumed};
+pub use merge::{merge_json_lines, merge_outputs, MergeError, MergedScenario};
 pub use report::{
-    first_failures, json_line, json_summary, render_failure, render_summary, replay_command,
-    sweep_fingerprint, Summary, SweepScope,
+    json_line, json_summary, render_failure, render_summary, shell_quote, sweep_fingerprint,
+    FailureGroup, Replayer, SeedSample, Summary, SweepScope, SweepStatus,
+};
+pub use seeds::{SeedRange, SeedSet};
+pub use sweep::{
+    record_seeds, run_sweep, sweep, Planner, Rerun, RerunOutcome, Stop, SweepEnd, SweepError,
+    SweepObserver, SweepOptions, FINISH_GRACE, SEED_THREAD_PREFIX, STOP_GRACE, WINDOW,
 };
 pub use test_run::{TestOutcome, TestRun};
 
@@ -26,7 +38,7 @@ use crate::fault::ControlAction;
 use crate::node::NodeId;
 use crate::scenario::RunPlan;
 use crate::time::Instant;
-use crate::trace::{first_divergence, Trace};
+use crate::trace::{first_divergence, Stopped, StreamEnd, Trace, TraceStream, Watch};
 use crate::workload::{CheckKind, CheckResult, Registry, Setup, Simulation};
 use crate::world::{Limit, Outcome};
 
@@ -107,6 +119,28 @@ pub struct SeedReport {
     pub coverage: Vec<(String, bool)>,
 }
 
+impl SeedReport {
+    /// The report of a seed that failed before any of it ran (a hang, a stop, a setup error).
+    pub fn empty(seed: u64, failure: Failure) -> SeedReport {
+        SeedReport {
+            seed,
+            fingerprint: 0,
+            events: 0,
+            vtime: Instant::ZERO,
+            failure: Some(failure),
+            unknown: Vec::new(),
+            stats: String::new(),
+            coverage: Vec::new(),
+        }
+    }
+
+    /// Whether the seed could not even be set up: a mistake in the scenario or the workload,
+    /// never a finding (it cannot be the bug an `expect: fail` scenario looks for).
+    pub fn is_setup_failure(&self) -> bool {
+        self.failure.as_ref().is_some_and(|f| f.kind == FailureKind::Setup)
+    }
+}
+
 /// Options of one run.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RunOptions {
@@ -122,10 +156,63 @@ pub fn run_plan(
     registry: &Registry,
     options: RunOptions,
 ) -> (SeedReport, Option<Trace>) {
+    match run_plan_controlled(plan, registry, options, RunControl::default()) {
+        RunEnd::Finished { report, trace, .. } => (report, trace),
+        // Without a watch nothing asks a run to stop; a process that unwinds with the
+        // runner's own payload is still a panic of its seed.
+        RunEnd::Stopped { .. } => {
+            let failure = Failure {
+                kind: FailureKind::Panic,
+                check: "panic".to_string(),
+                message: "a process unwound with the runner's stop payload".to_string(),
+                vtime: Instant::ZERO,
+            };
+            (SeedReport::empty(plan.seed, failure), None)
+        }
+    }
+}
+
+/// What watches a run, and where its records go.
+#[derive(Debug, Default)]
+pub struct RunControl {
+    /// Lets a watchdog on another thread see the run's progress and stop it.
+    pub watch: Option<Watch>,
+    /// Streams the records here as they happen (recording is turned on for it).
+    pub stream: Option<TraceStream>,
+}
+
+/// How a controlled run ended.
+// One per run, moved once: boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum RunEnd {
+    /// The run finished (its failure, if any, is in the report).
+    Finished {
+        report: SeedReport,
+        trace: Option<Trace>,
+        /// How the stream ended, if the run had one.
+        stream: Option<io::Result<StreamEnd>>,
+    },
+    /// Its watch asked it to stop: nothing of the run is kept.
+    Stopped { stream: Option<io::Result<StreamEnd>> },
+}
+
+/// Runs one plan under `control`; a panic anywhere in it is caught and reported as the seed's
+/// failure, a stop requested through the watch ends it with `RunEnd::Stopped`.
+pub fn run_plan_controlled(
+    plan: &RunPlan,
+    registry: &Registry,
+    mut options: RunOptions,
+    control: RunControl,
+) -> RunEnd {
+    let RunControl { watch, mut stream } = control;
+    options.recording |= stream.is_some();
     let mut simulation: Option<Box<dyn Simulation>> = None;
-    let result =
-        catch_unwind(AssertUnwindSafe(|| run_phases(plan, registry, options, &mut simulation)));
-    // A run that ends outside the event loop says why in its last trace line.
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        run_phases(plan, registry, options, watch.as_ref(), &mut stream, &mut simulation)
+    }));
+    // A run that ends outside the event loop says why in its last trace line (before the
+    // trace's stream is taken back, so the line reaches the file too).
     if let Some(sim) = simulation.as_mut() {
         let stop = match &result {
             Ok(Err(failure))
@@ -136,13 +223,34 @@ pub fn run_plan(
                     failure.message.clone(),
                 ))
             }
-            Err(panic) => Some(("panic".to_string(), panic_text(panic.as_ref()))),
+            Err(payload) if !payload.is::<Stopped>() => {
+                Some(("panic".to_string(), panic_text(payload.as_ref())))
+            }
             _ => None,
         };
         if let Some((reason, detail)) = stop {
             let _ = catch_unwind(AssertUnwindSafe(|| sim.finish(&reason, Some(detail))));
         }
     }
+    // The stream comes back from the trace it was given to; a simulation that did not lend
+    // its trace kept the records in memory, and they are written now.
+    if let Some(sim) = &mut simulation {
+        match sim.trace_mut() {
+            Some(trace) => stream = trace.take_stream().or(stream),
+            None => {
+                if let Some(stream) = &mut stream {
+                    for record in sim.trace().records() {
+                        stream.write(record);
+                    }
+                }
+            }
+        }
+    }
+    let stream = stream.map(TraceStream::finish);
+    let result = match result {
+        Err(payload) if payload.is::<Stopped>() => return RunEnd::Stopped { stream },
+        other => other,
+    };
     let (vtime, fingerprint, events, stats, trace) = match &simulation {
         Some(sim) => (
             sim.now(),
@@ -184,7 +292,7 @@ pub fn run_plan(
             });
         }
     }
-    (report, trace)
+    RunEnd::Finished { report, trace, stream }
 }
 
 /// A panic's message.
@@ -222,8 +330,18 @@ fn run_phases(
     plan: &RunPlan,
     registry: &Registry,
     options: RunOptions,
+    watch: Option<&Watch>,
+    stream: &mut Option<TraceStream>,
     slot: &mut Option<Box<dyn Simulation>>,
 ) -> Result<Vec<(String, String)>, Failure> {
+    // Progress outside the event loop (setup, phase changes, checks) counts for the
+    // watchdog too, and is where a stop request is honoured when no events run.
+    let beat = || {
+        if let Some(watch) = watch {
+            watch.beat();
+            watch.stop_if_requested();
+        }
+    };
     let setup_failure = |message: String| Failure {
         kind: FailureKind::Setup,
         check: "setup".to_string(),
@@ -241,6 +359,15 @@ fn run_phases(
         fingerprint_history: options.fingerprint_history,
     };
     let sim = slot.insert(workload.instantiate(plan, &setup).map_err(setup_failure)?);
+    if let Some(trace) = sim.trace_mut() {
+        if let Some(watch) = watch {
+            trace.set_watch(watch.clone());
+        }
+        if let Some(stream) = stream.take() {
+            trace.stream_to(stream);
+        }
+    }
+    beat();
     let chaos_end = Instant::ZERO + plan.phases.chaos;
     for (at, action) in &plan.faults {
         if *at < chaos_end {
@@ -269,6 +396,7 @@ fn run_phases(
     healthy_disk.misdirected_write_probability = 0.0;
     healthy_disk.crash_probability_per_operation = 0.0;
     sim.apply(ControlAction::SetDisk { node: None, config: healthy_disk });
+    beat();
     let heal_end = chaos_end + plan.phases.heal;
     if let Some(failure) = outcome_failure(sim.run_until_time(heal_end), sim.now()) {
         return Err(failure);
@@ -278,6 +406,7 @@ fn run_phases(
     let deadline = heal_end + plan.phases.converge_deadline;
     sim.mark_phase("converge");
     for check in plan.checks.iter().filter(|c| kind_of(c) == Some(CheckKind::Liveness)) {
+        beat();
         match sim.run_until_check(check, deadline) {
             Ok(true) => {}
             Ok(false) => {
@@ -308,6 +437,7 @@ fn run_phases(
         .iter()
         .filter(|c| matches!(kind_of(c), Some(CheckKind::Invariant | CheckKind::Final)))
     {
+        beat();
         match sim.check(check) {
             CheckResult::Pass => {}
             CheckResult::Fail(message) => {
@@ -331,14 +461,42 @@ pub fn run_plan_checked(
     registry: &Registry,
     options: RunOptions,
 ) -> (SeedReport, Option<Trace>) {
-    let (first, trace) = run_plan(plan, registry, options);
-    let (second, _) = run_plan(plan, registry, options);
+    let run = |options| Some(run_plan(plan, registry, options));
+    checked(run, options).unwrap_or_else(|| run_plan(plan, registry, options))
+}
+
+/// One seed of a sweep, watched by `watch`; `None` if the watch stopped it.
+pub(crate) fn run_watched(
+    plan: &RunPlan,
+    registry: &Registry,
+    options: RunOptions,
+    check_determinism: bool,
+    watch: &Watch,
+) -> Option<SeedReport> {
+    let run = |options| {
+        let control = RunControl { watch: Some(watch.clone()), stream: None };
+        match run_plan_controlled(plan, registry, options, control) {
+            RunEnd::Finished { report, trace, .. } => Some((report, trace)),
+            RunEnd::Stopped { .. } => None,
+        }
+    };
+    let result = if check_determinism { checked(run, options) } else { run(options) };
+    result.map(|(report, _)| report)
+}
+
+/// The determinism check over any way of running the seed (`None`: the run was stopped).
+fn checked(
+    run: impl Fn(RunOptions) -> Option<(SeedReport, Option<Trace>)>,
+    options: RunOptions,
+) -> Option<(SeedReport, Option<Trace>)> {
+    let (first, trace) = run(options)?;
+    let (second, _) = run(options)?;
     if first.fingerprint == second.fingerprint && first.events == second.events {
-        return (first, trace);
+        return Some((first, trace));
     }
     let history = RunOptions { fingerprint_history: true, ..options };
-    let (_, a) = run_plan(plan, registry, history);
-    let (_, b) = run_plan(plan, registry, history);
+    let (_, a) = run(history)?;
+    let (_, b) = run(history)?;
     let divergence = match (&a, &b) {
         (Some(a), Some(b)) => first_divergence(a.fingerprint_history(), b.fingerprint_history()),
         _ => None,
@@ -359,158 +517,5 @@ pub fn run_plan_checked(
         message,
         vtime: first.vtime,
     };
-    (SeedReport { failure: Some(failure), ..first }, trace)
-}
-
-/// Options of a sweep.
-#[derive(Debug, Clone, Copy)]
-pub struct SweepOptions {
-    pub jobs: usize,
-    pub check_determinism: bool,
-    /// Wall-clock time after which a seed that has not finished is reported as hung.
-    pub hang_timeout: std::time::Duration,
-    pub run: RunOptions,
-}
-
-impl Default for SweepOptions {
-    fn default() -> Self {
-        SweepOptions {
-            jobs: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-            check_determinism: false,
-            hang_timeout: std::time::Duration::from_secs(60),
-            run: RunOptions::default(),
-        }
-    }
-}
-
-/// The name prefix of a sweep's worker threads: a panic on one of them is a seed's failure,
-/// already captured in its report (see `cli::main`'s panic hook).
-pub const SEED_THREAD_PREFIX: &str = "orrery-seed-";
-
-/// Makes the plan for a seed.
-pub type Planner = dyn Fn(u64) -> RunPlan + Send + Sync;
-
-/// Runs `seeds` in parallel on `options.jobs` threads; results in seed order. A seed that
-/// hangs (a process stuck in a handler) is reported after `hang_timeout` and a spare thread
-/// takes over its worker's remaining share, so the sweep still finishes.
-pub fn sweep(
-    planner: Arc<Planner>,
-    seeds: &[u64],
-    registry: Arc<Registry>,
-    options: SweepOptions,
-    mut progress: impl FnMut(&SeedReport, usize, usize),
-) -> Vec<SeedReport> {
-    const SPARE_THREADS: usize = 4;
-    let total = seeds.len();
-    let seeds: Arc<Vec<u64>> = Arc::new(seeds.to_vec());
-    let next = Arc::new(AtomicUsize::new(0));
-    let (sender, receiver) = std::sync::mpsc::channel::<(usize, SeedReport)>();
-    // Per seed index: the wall-clock start, while it runs.
-    let started: Arc<Mutex<Vec<Option<std::time::Instant>>>> =
-        Arc::new(Mutex::new(vec![None; total]));
-    let jobs = options.jobs.max(1);
-    let pool = match rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs + SPARE_THREADS)
-        .thread_name(|index| format!("{SEED_THREAD_PREFIX}{index}"))
-        .build()
-    {
-        Ok(pool) => pool,
-        Err(_) => return Vec::new(),
-    };
-    let spawn_worker = |pool: &rayon::ThreadPool| {
-        let (seeds, next, sender, started, planner, registry) = (
-            seeds.clone(),
-            next.clone(),
-            sender.clone(),
-            started.clone(),
-            planner.clone(),
-            registry.clone(),
-        );
-        pool.spawn(move || loop {
-            let index = next.fetch_add(1, Ordering::Relaxed);
-            let Some(&seed) = seeds.get(index) else { return };
-            #[allow(clippy::disallowed_methods)] // tidy: allow (watchdog only; never feeds a run)
-            let now = std::time::Instant::now();
-            if let Ok(mut started) = started.lock() {
-                started[index] = Some(now);
-            }
-            let plan = planner(seed);
-            let (report, _) = if options.check_determinism {
-                run_plan_checked(&plan, &registry, options.run)
-            } else {
-                run_plan(&plan, &registry, options.run)
-            };
-            if let Ok(mut started) = started.lock() {
-                started[index] = None;
-            }
-            if sender.send((index, report)).is_err() {
-                return;
-            }
-        });
-    };
-    for _ in 0..jobs {
-        spawn_worker(&pool);
-    }
-    let mut results: Vec<Option<SeedReport>> = vec![None; total];
-    let mut done = 0;
-    let mut spares_left = SPARE_THREADS;
-    while done < total {
-        match receiver.recv_timeout(std::time::Duration::from_millis(100)) {
-            Ok((index, report)) => {
-                if results[index].is_none() {
-                    progress(&report, done + 1, total);
-                    results[index] = Some(report);
-                    done += 1;
-                }
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                let hung: Vec<usize> = match started.lock() {
-                    Ok(started) => started
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, s)| s.is_some_and(|s| s.elapsed() > options.hang_timeout))
-                        .map(|(i, _)| i)
-                        .collect(),
-                    Err(_) => Vec::new(),
-                };
-                for index in hung {
-                    if results[index].is_some() {
-                        continue;
-                    }
-                    if let Ok(mut started) = started.lock() {
-                        started[index] = None;
-                    }
-                    let report = SeedReport {
-                        seed: seeds[index],
-                        fingerprint: 0,
-                        events: 0,
-                        vtime: Instant::ZERO,
-                        failure: Some(Failure {
-                            kind: FailureKind::Hang,
-                            check: "hang".to_string(),
-                            message: format!(
-                                "no result after {:?} of wall-clock time (a process stuck in a handler?)",
-                                options.hang_timeout
-                            ),
-                            vtime: Instant::ZERO,
-                        }),
-                        unknown: Vec::new(),
-                        stats: String::new(),
-                        coverage: Vec::new(),
-                    };
-                    progress(&report, done + 1, total);
-                    results[index] = Some(report);
-                    done += 1;
-                    if spares_left > 0 {
-                        spares_left -= 1;
-                        spawn_worker(&pool);
-                    }
-                }
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
-        }
-    }
-    // A hung thread keeps running; the pool is leaked on purpose rather than joined.
-    std::mem::forget(pool);
-    results.into_iter().flatten().collect()
+    Some((SeedReport { failure: Some(failure), ..first }, trace))
 }

@@ -155,9 +155,105 @@ fn yaml_problem(error: &serde_saphyr::Error) -> (String, String) {
             if let Some((_, wanted)) = numbers.iter().find(|(text, _)| message == *text) {
                 return ("not a valid number here".to_string(), format!("expected {wanted}"));
             }
-            match message.split_once(", expected ") {
+            let (what, expected) = match message.split_once(", expected ") {
                 Some((what, expected)) => (what.to_string(), format!("expected {expected}")),
                 None => (message, String::new()),
+            };
+            in_our_words(what, expected)
+        }
+    }
+}
+
+/// The parser's words for what is wrong and what was expected, with the names of its own
+/// machinery (Rust types, serde's enum representations, `Option<...>`) replaced by what a
+/// scenario's author writes.
+fn in_our_words(what: String, expected: String) -> (String, String) {
+    const NAME: &str = "expected a name this field accepts";
+    let missing = "a value is missing here (`~` or nothing is null)".to_string();
+    let (what, expected) = if let Some(rest) = what.strip_prefix("cannot deserialize null into ") {
+        let wanted = rest.split(';').next().unwrap_or("").trim();
+        (missing, format!("expected {}", plain_type(wanted)))
+    } else if what.starts_with("invalid type: unit value") || what.starts_with("invalid type: null")
+    {
+        (missing, expected)
+    } else if what.contains("externally tagged enum") || what == "invalid enum variant" {
+        ("not a name this field accepts".to_string(), NAME.to_string())
+    } else if what.starts_with("invalid boolean") {
+        ("invalid boolean".to_string(), "expected true or false".to_string())
+    } else if let Some(rest) = what.strip_prefix("non-finite float ") {
+        let value = rest.split(" rejected").next().unwrap_or(rest);
+        (format!("{value} is not a finite number"), "expected a number".to_string())
+    } else {
+        (what, expected)
+    };
+    let expected = match expected.strip_prefix("expected ") {
+        Some(wanted) if wanted.starts_with("internally tagged enum") => {
+            "expected a mapping with a `kind`, e.g. `{kind: fixed, value: 2ms}`".to_string()
+        }
+        Some(wanted) if wanted.contains("enum") => NAME.to_string(),
+        Some(wanted) => format!("expected {}", plain_type(wanted)),
+        None => expected,
+    };
+    let leaks = ["Option<", "Some(", "enum ", "struct ", "File`", "::"];
+    if leaks.iter().any(|leak| what.contains(leak) || expected.contains(leak)) {
+        // Nothing of the parser's internals reaches the user, even for a message not
+        // translated above.
+        return ("this value does not fit here".to_string(), String::new());
+    }
+    (what, expected)
+}
+
+/// A Rust type name, as a scenario's author would say it; anything else is kept.
+fn plain_type(name: &str) -> String {
+    match name.trim_matches('`') {
+        "f64" | "f32" | "a float" => "a number".to_string(),
+        "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number, 0 or more".to_string(),
+        "i8" | "i16" | "i32" | "i64" | "isize" | "an integer" => "a whole number".to_string(),
+        "bool" | "a boolean" => "true or false".to_string(),
+        "string" | "String" | "str" | "a string" | "string scalar" => "a string".to_string(),
+        "char" => "one character".to_string(),
+        other if other.starts_with("Option<") => {
+            plain_type(other.trim_start_matches("Option<").trim_end_matches('>'))
+        }
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::test_support::registry;
+
+    // Proves the parser's internals (Rust types, serde's enum representations, `Option<...>`)
+    // never reach a message about a scenario: each shape of mistake reads in our words.
+    #[test]
+    fn yaml_type_errors_are_told_in_our_words() {
+        let base = "name: x\ntopology: {count: 2}\nworkload: {name: kv}\nphases: {chaos: 1s}\n";
+        for (change, said) in [
+            ("name: ~\n", "the scenario has no `name`"),
+            ("faults: [{at: 1s, kind: {}, node: n0}]\n", "not a name this field accepts"),
+            ("faults: [{at: 1s, kind: [x], node: n0}]\n", "not a name this field accepts"),
+            ("faults: [{at: 1s, kind: !!binary aGk=, node: n0}]\n", "not a name this field accepts"),
+            ("network: {latency: fixed}\n", "expected a mapping with a `kind`"),
+            ("network: {latency: {kind: uniform, min: 1ms, max: 2ms, x: 1}}\n", "unknown field"),
+            (
+                "network: {latency: {kind: long_tail, min: 1ms, max: 6ms, slow_probability: [x], slow_min: 1ms, slow_max: 2ms}}\n",
+                "expected a number",
+            ),
+            ("buggify: {enabled: 7}\n", "expected true or false"),
+            ("network: {latency: {kind: fixed, value: 1e400}}\n", "is not a finite number"),
+            ("network: {latency: {kind: fixed, value: ~}}\n", "a value is missing here"),
+        ] {
+            let text = if change.starts_with("name") {
+                base.replacen("name: x\n", change, 1)
+            } else {
+                format!("{base}{change}")
+            };
+            let errors = parse("s.yaml", text.as_bytes(), &registry()).expect_err(change);
+            let rendered = errors.to_string();
+            assert!(rendered.contains(said), "{change}: {rendered}");
+            for leak in ["Option<", "Some(", "enum", "f64", "LatencyFile", "strict mode", "policy"] {
+                assert!(!rendered.contains(leak), "{change} leaks {leak:?}: {rendered}");
             }
         }
     }

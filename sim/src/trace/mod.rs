@@ -21,10 +21,14 @@ pub mod filter;
 pub mod format;
 pub mod json;
 pub mod perfetto;
+pub mod stream;
+pub mod watch;
 
 pub use diff::{diff, Diff};
 pub use filter::Filter;
 pub use format::{Header, ParseError, TraceFile};
+pub use stream::{StreamEnd, TraceStream};
+pub use watch::{Stopped, Watch, WATCH_EVERY_EVENTS};
 
 /// The version of the line format; bump it on any change to how lines render, and say what
 /// changed in `docs/TRACE_FORMAT.md`. Version 2 escapes control characters (one event is
@@ -195,13 +199,42 @@ impl fmt::Display for Record {
 }
 
 /// The fingerprint and, optionally, the recorded events of one run.
-#[derive(Debug, Clone)]
+///
+/// A clone is a snapshot of the fingerprint and of records kept in memory; it has no watch
+/// and no stream (those belong to the run).
+#[derive(Debug)]
 pub struct Trace {
     fingerprint: u64,
     events_total: u64,
-    records: Option<Vec<Record>>,
+    recording: Recording,
     /// The fingerprint after each event, kept only by determinism checks.
     fingerprints: Option<Vec<u64>>,
+    /// The watchdog's view of this run, if one watches it.
+    watch: Option<Watch>,
+}
+
+/// Where recorded events go.
+#[derive(Debug)]
+enum Recording {
+    Off,
+    Memory(Vec<Record>),
+    Stream(Box<TraceStream>),
+}
+
+impl Clone for Trace {
+    fn clone(&self) -> Self {
+        let recording = match &self.recording {
+            Recording::Memory(records) => Recording::Memory(records.clone()),
+            Recording::Off | Recording::Stream(_) => Recording::Off,
+        };
+        Trace {
+            fingerprint: self.fingerprint,
+            events_total: self.events_total,
+            recording,
+            fingerprints: self.fingerprints.clone(),
+            watch: None,
+        }
+    }
 }
 
 const FINGERPRINT_SEED: u64 = 0x6f72_7265_7279_2d31; // "orrery-1"
@@ -209,14 +242,49 @@ const MIX: u64 = 0x9e37_79b9_7f4a_7c15;
 
 impl Default for Trace {
     fn default() -> Self {
-        Trace { fingerprint: FINGERPRINT_SEED, events_total: 0, records: None, fingerprints: None }
+        Trace {
+            fingerprint: FINGERPRINT_SEED,
+            events_total: 0,
+            recording: Recording::Off,
+            fingerprints: None,
+            watch: None,
+        }
     }
 }
 
 impl Trace {
-    /// Turns on full recording (one `Record` per event).
+    /// Turns on full recording (one `Record` per event), kept in memory.
     pub fn enable_recording(&mut self) {
-        self.records.get_or_insert_with(Vec::new);
+        if matches!(self.recording, Recording::Off) {
+            self.recording = Recording::Memory(Vec::new());
+        }
+    }
+
+    /// Sends every record to `stream` from now on instead of memory; records kept so far go
+    /// first. Turns recording on if it was off.
+    pub fn stream_to(&mut self, mut stream: TraceStream) {
+        if let Recording::Memory(records) = &self.recording {
+            for record in records {
+                stream.write(record);
+            }
+        }
+        self.recording = Recording::Stream(Box::new(stream));
+    }
+
+    /// The stream records went to, if any; recording stops.
+    pub fn take_stream(&mut self) -> Option<TraceStream> {
+        match std::mem::replace(&mut self.recording, Recording::Off) {
+            Recording::Stream(stream) => Some(*stream),
+            other => {
+                self.recording = other;
+                None
+            }
+        }
+    }
+
+    /// Lets `watch` see this run's progress, and stop it (see `watch`).
+    pub fn set_watch(&mut self, watch: Watch) {
+        self.watch = Some(watch);
     }
 
     /// Keeps the fingerprint after each event, so two runs can be compared event by event.
@@ -226,7 +294,7 @@ impl Trace {
 
     #[inline]
     pub fn is_recording(&self) -> bool {
-        self.records.is_some()
+        !matches!(self.recording, Recording::Off)
     }
 
     pub fn fingerprint(&self) -> u64 {
@@ -238,12 +306,19 @@ impl Trace {
         self.events_total
     }
 
+    /// The records kept in memory (none when they are streamed).
     pub fn records(&self) -> &[Record] {
-        self.records.as_deref().unwrap_or(&[])
+        match &self.recording {
+            Recording::Memory(records) => records,
+            Recording::Off | Recording::Stream(_) => &[],
+        }
     }
 
     pub fn take_records(&mut self) -> Vec<Record> {
-        self.records.as_mut().map(std::mem::take).unwrap_or_default()
+        match &mut self.recording {
+            Recording::Memory(records) => std::mem::take(records),
+            Recording::Off | Recording::Stream(_) => Vec::new(),
+        }
     }
 
     pub fn fingerprint_history(&self) -> &[u64] {
@@ -264,6 +339,19 @@ impl Trace {
         self.events_total += 1;
         if let Some(history) = &mut self.fingerprints {
             history.push(fingerprint);
+        }
+        if self.events_total & (WATCH_EVERY_EVENTS - 1) == 0 {
+            self.publish_progress();
+        }
+    }
+
+    /// Off the hot path: tells the watch, if any, how far the run got (and stops the run if
+    /// the watch asked for it).
+    #[cold]
+    #[inline(never)]
+    fn publish_progress(&self) {
+        if let Some(watch) = &self.watch {
+            watch.publish(self.events_total);
         }
     }
 
@@ -301,17 +389,23 @@ impl Trace {
         fields: &[(&str, Value<'_>)],
         detail: impl FnOnce() -> Option<String>,
     ) {
-        if let Some(records) = &mut self.records {
-            records.push(Record {
-                time,
-                node,
-                kind: kind.to_string(),
-                fields: fields
-                    .iter()
-                    .map(|(name, value)| (name.to_string(), (*value).into()))
-                    .collect(),
-                detail: detail(),
-            });
+        if matches!(self.recording, Recording::Off) {
+            return;
+        }
+        let record = Record {
+            time,
+            node,
+            kind: kind.to_string(),
+            fields: fields
+                .iter()
+                .map(|(name, value)| (name.to_string(), (*value).into()))
+                .collect(),
+            detail: detail(),
+        };
+        match &mut self.recording {
+            Recording::Memory(records) => records.push(record),
+            Recording::Stream(stream) => stream.write(&record),
+            Recording::Off => {}
         }
     }
 

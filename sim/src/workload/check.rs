@@ -189,6 +189,7 @@ pub struct Agreement {
     kind: &'static str,
     key: Vec<&'static str>,
     value: AgreeOn,
+    per_node: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,7 +202,7 @@ impl Agreement {
     /// Observations of `kind` (keyed by nothing and valued by the observing node until
     /// `key` and `value` say otherwise).
     pub fn on(kind: &'static str) -> Agreement {
-        Agreement { kind, key: Vec::new(), value: AgreeOn::Node }
+        Agreement { kind, key: Vec::new(), value: AgreeOn::Node, per_node: false }
     }
 
     /// The fields that name the slot (term, index, key...).
@@ -213,6 +214,13 @@ impl Agreement {
     /// The fields whose values must agree for one slot.
     pub fn value(mut self, fields: &[&'static str]) -> Agreement {
         self.value = AgreeOn::Fields(fields.to_vec());
+        self
+    }
+
+    /// The observing node is part of the slot: each node's own observations must agree with
+    /// each other (e.g. what a client sent and what it accepted, per request id).
+    pub fn per_node(mut self) -> Agreement {
+        self.per_node = true;
         self
     }
 
@@ -257,7 +265,10 @@ struct AgreementState {
 impl AgreementState {
     fn check(&mut self, observation: &Observation) -> Result<(), String> {
         let rule = &self.rule;
-        let key = rule.fields_of(observation, &rule.key)?;
+        let mut key = rule.fields_of(observation, &rule.key)?;
+        if rule.per_node {
+            key.insert(0, OwnedValue::Node(observation.node));
+        }
         let value = match &rule.value {
             AgreeOn::Node => Chosen::Node(observation.node),
             AgreeOn::Fields(names) => Chosen::Fields(rule.fields_of(observation, names)?),
@@ -278,12 +289,14 @@ impl AgreementState {
 }
 
 fn render_key(names: &[&'static str], values: &[OwnedValue]) -> String {
-    if names.is_empty() {
-        return "the whole run".to_string();
-    }
+    let node = (values.len() > names.len()).then(|| format!("node={}", values[0]));
+    let named = values.iter().skip(values.len() - names.len());
     let parts: Vec<String> =
-        names.iter().zip(values).map(|(name, value)| format!("{name}={value}")).collect();
-    parts.join(" ")
+        node.into_iter().chain(names.iter().zip(named).map(|(n, v)| format!("{n}={v}"))).collect();
+    match parts.is_empty() {
+        true => "the whole run".to_string(),
+        false => parts.join(" "),
+    }
 }
 
 impl<M, P, W: Wire<M>> CheckLogic<M, P, W> for AgreementState {

@@ -163,6 +163,12 @@ pub trait Simulation {
     fn n_nodes(&self) -> usize;
     /// The trace, for recording and rendering.
     fn trace(&self) -> &crate::trace::Trace;
+    /// The trace, for the runner to attach its watchdog and stream records to a file. A
+    /// simulation that returns `None` keeps its records in memory and gives the watchdog
+    /// nothing but wall time to judge a hang by.
+    fn trace_mut(&mut self) -> Option<&mut crate::trace::Trace> {
+        None
+    }
     /// One line of network and disk statistics for summaries.
     fn stats_summary(&self) -> String;
     /// Network counters, for fault coverage.

@@ -154,6 +154,9 @@ impl Replica {
         self.leader = None;
         self.voted_for = None;
         self.matched = self.log.commit();
+        // A pre-vote round belongs to the epoch it started in: grants still on their way must
+        // not make this node a candidate above an election it has since taken part in.
+        self.pre_votes.clear();
     }
 
     fn follow<N: NodeApi<Message>>(&mut self, node: &mut N, leader: NodeId) {
@@ -311,8 +314,10 @@ impl Replica {
         }
     }
 
-    /// `epoch_quorum`: one pre-vote round; the next one follows a heartbeat later unless a
-    /// leader shows up.
+    /// `epoch_quorum`: one pre-vote round; the next one follows one to one and a half
+    /// heartbeats later unless a leader shows up. The retry is jittered (Raft's randomised
+    /// timeout): two candidates that split a vote would otherwise retry in lockstep and split
+    /// every round.
     fn campaign<N: NodeApi<Message>>(&mut self, node: &mut N) {
         self.campaign = None;
         let (now, timeout) = (node.now(), election_timeout(&self.config));
@@ -331,7 +336,9 @@ impl Replica {
             tail: self.log.tail(),
         };
         self.broadcast(node, request);
-        self.campaign = Some(node.set_timer(self.config.heartbeat_interval, CAMPAIGN));
+        let heartbeat = self.config.heartbeat_interval.as_nanos();
+        let retry = heartbeat + node.rng().below(heartbeat / 2 + 1);
+        self.campaign = Some(node.set_timer(Duration::from_nanos(retry), CAMPAIGN));
     }
 
     fn on_vote_request<N: NodeApi<Message>>(
@@ -355,6 +362,7 @@ impl Replica {
             if granted {
                 self.voted_for = Some(from);
                 self.voted_at = node.now();
+                self.pre_votes.clear();
             }
             granted
         };
@@ -364,7 +372,9 @@ impl Replica {
     }
 
     fn on_vote<N: NodeApi<Message>>(&mut self, node: &mut N, from: NodeId, pre: bool, epoch: u64) {
-        if pre && self.role != Role::Leader && self.campaign.is_some() {
+        // A round is open while this node's own pre-vote is in it.
+        let round_open = self.pre_votes.contains(&self.me);
+        if pre && self.role != Role::Leader && self.campaign.is_some() && round_open {
             self.pre_votes.insert(from);
             self.pre_vote_epoch = self.pre_vote_epoch.max(epoch);
             if self.pre_votes.len() >= self.majority() {
