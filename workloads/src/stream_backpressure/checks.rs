@@ -101,14 +101,19 @@ impl CheckLogic<Message, StreamParams> for Fifo {
     }
 }
 
-/// `acknowledged_not_lost`: when the sender releases a stream below `below` (it will never
-/// resend those sequences), the receiver holds every one of them: `below` is at most the
-/// receiver's contiguous custody of that stream, built from its `received` observations.
+/// `acknowledged_not_lost`: nothing the receiver took custody of is lost, at either end.
+/// When the sender releases a stream below `below` (it will never resend those sequences),
+/// the receiver holds every one of them: `below` is at most the receiver's contiguous custody
+/// of that stream, built from its `received` observations. And the receiver's application
+/// skips no item: each item it consumes is at most one past the highest consumed before
+/// (item 0 first), so an item acknowledged and then dropped shows as a gap.
 #[derive(Debug, Default)]
 pub struct Custody {
     /// Per stream: every sequence below the first value was received; the set holds those
     /// received above it.
     streams: BTreeMap<u64, (u64, BTreeSet<u64>)>,
+    /// One past the highest item consumed.
+    consumed_below: u64,
 }
 
 impl CheckLogic<Message, StreamParams> for Custody {
@@ -120,6 +125,7 @@ impl CheckLogic<Message, StreamParams> for Custody {
         let is_received = match observation.kind.as_ref() {
             "received" => true,
             "released" => false,
+            "consumed" => return self.consumed(observation),
             _ => return Ok(()),
         };
         let stream = field(observation, "stream")?;
@@ -143,6 +149,21 @@ impl CheckLogic<Message, StreamParams> for Custody {
 
     fn evaluate(&mut self, _run: &View<'_>) -> CheckResult {
         CheckResult::Pass
+    }
+}
+
+impl Custody {
+    fn consumed(&mut self, observation: &Observation) -> Result<(), String> {
+        let item = field(observation, "item")?;
+        if item > self.consumed_below {
+            let missing = match item - self.consumed_below {
+                1 => format!("item {}", self.consumed_below),
+                _ => format!("items {} to {}", self.consumed_below, item - 1),
+            };
+            return Err(format!("{missing} never delivered: {observation}"));
+        }
+        self.consumed_below = self.consumed_below.max(item + 1);
+        Ok(())
     }
 }
 
@@ -261,5 +282,23 @@ mod tests {
         assert_eq!(fold(&mut custody, &steps), Ok(()));
         let lost = fold(&mut custody, &[("released", &[("stream", 1), ("below", 4)])]);
         assert!(lost.is_err_and(|why| why.contains("never received 2")));
+    }
+
+    // Proves custody fails when the application skips an item (the first one included), and
+    // leaves a repeat to the FIFO check.
+    #[test]
+    fn custody_fails_on_a_skipped_item() {
+        let consumed = |custody: &mut Custody, items: &[u64]| {
+            items.iter().try_for_each(|&item| {
+                let fields = [("stream", 1), ("seq", item), ("item", item)];
+                custody.observe(&observation("consumed", &fields))
+            })
+        };
+        let skip_first = consumed(&mut Custody::default(), &[1]);
+        assert!(skip_first.is_err_and(|why| why.contains("item 0 never delivered")));
+        let mut custody = Custody::default();
+        assert_eq!(consumed(&mut custody, &[0, 1, 1, 0]), Ok(()));
+        let gap = consumed(&mut custody, &[5]);
+        assert!(gap.is_err_and(|why| why.contains("items 2 to 4 never delivered")));
     }
 }

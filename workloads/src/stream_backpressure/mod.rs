@@ -12,11 +12,13 @@
 //!   number `seq` is `base + seq`. At first boot it draws the id, with base 0, and stores
 //!   `{stream, base, floor}` in a `DurableCell` before it sends anything; a restarted sender
 //!   reuses them, so its stream is the same stream.
-//! - **Probes and the resume point.** At (re)start the sender has no credit (`limit` 0): it
-//!   sends `Probe { stream, limit }`. The receiver answers every probe with
-//!   `Ack { received }` and `Grant { limit }`; a stream id it has not seen opens a new stream
-//!   at sequence 0. The sender resumes at the receiver's `received`: the receiver is the
-//!   authority on where the stream is. While the sender is blocked (it sent everything
+//! - **Probes and the resume point.** At (re)start the sender has no credit (`limit` 0) and
+//!   knows only that everything below its floor was released: it sends
+//!   `Probe { stream, limit }`. The receiver answers every probe with `Ack { received }` and
+//!   `Grant { limit }`; a stream id it has not seen opens a new stream at sequence 0. The
+//!   sender resumes at the receiver's `received`: the receiver is the authority on where the
+//!   stream is (items between the floor and `received` that a grant lets it send before the
+//!   acknowledgement arrives are duplicates the receiver ignores). While the sender is blocked (it sent everything
 //!   below its limit) and heard no grant for `probe_interval`, it probes again: a grant the
 //!   network lost is restated, as TCP's persist timer recovers a lost window update.
 //! - **Data and acknowledgements.** `Data { stream, seq, item }` for every `seq` below the
@@ -51,7 +53,9 @@
 //!   every stream and sender restart.
 //! - `acknowledged_not_lost` (invariant): the sender releases an item (stops resending it)
 //!   only when the receiver holds it: every release point is at most the receiver's
-//!   contiguous custody of that stream.
+//!   contiguous custody of that stream; and the application skips no item: each item it
+//!   consumes is at most one past the highest consumed before, item 0 first. With
+//!   `fifo_delivery`, the application gets exactly the source, 0, 1, 2..., in order.
 //! - `stream_progresses` (liveness): after the heal, the receiver's application consumes
 //!   more than a window of new items, so credit granted after the heal reached the sender
 //!   and came back as data — even when a grant was lost and the window was closed.

@@ -123,6 +123,11 @@ impl Sender {
     }
 
     fn send<N: NodeApi<Message>>(&self, node: &mut N, state: StreamState, seq: u64) {
+        debug_assert!(
+            state.base + seq >= state.floor,
+            "the source dropped item {}",
+            state.base + seq
+        );
         let message = Message::Data { stream: state.stream, seq, item: state.base + seq };
         node.send(self.receiver, message);
     }
@@ -169,7 +174,13 @@ impl Sender {
 impl<N: NodeApi<Message>> Process<Message, N> for Sender {
     fn on_start(&mut self, node: &mut N) {
         match self.open(node) {
-            Ok(state) => self.probe(node, state),
+            Ok(state) => {
+                // Everything below the floor was released before the crash: the source no
+                // longer has it, and the receiver holds it.
+                let released = state.floor - state.base;
+                (self.acked, self.next_seq, self.acked_at_tick) = (released, released, released);
+                self.probe(node, state);
+            }
             Err(error) => {
                 node.abort(&format!("cannot open the stream state: {error}"));
                 return;
