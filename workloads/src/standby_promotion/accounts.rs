@@ -68,24 +68,32 @@ impl Accounts {
         text
     }
 
-    /// Reads the text form back: (`client/session`, account) pairs, or why not.
-    pub fn parse(text: &str) -> Result<Vec<(String, Account)>, String> {
+    /// Every account, by (client, session), in order.
+    pub fn iter(&self) -> impl Iterator<Item = ((NodeId, u32), Account)> + '_ {
+        self.accounts.iter().map(|(&key, &account)| (key, account))
+    }
+
+    /// Reads the text form back, or says which part it cannot read.
+    pub fn parse(text: &str) -> Result<Accounts, String> {
+        let mut accounts = Accounts::default();
         if text == "-" {
-            return Ok(Vec::new());
+            return Ok(accounts);
         }
-        text.split(',')
-            .map(|part| {
-                let mut fields = part.split(':');
-                let key = fields.next().filter(|key| key.contains('/'));
-                let mut number = || fields.next().and_then(|field| field.parse::<u64>().ok());
-                match (key, number(), number(), number()) {
-                    (Some(key), Some(last), Some(ops), Some(balance)) => {
-                        Ok((key.to_string(), Account { last, ops, balance }))
-                    }
-                    _ => Err(format!("cannot read account `{part}`")),
+        for part in text.split(',') {
+            let mut fields = part.split(':');
+            let key = fields.next().and_then(|key| {
+                let (client, session) = key.strip_prefix('n')?.split_once('/')?;
+                Some((NodeId(client.parse().ok()?), session.parse::<u32>().ok()?))
+            });
+            let mut number = || fields.next().and_then(|field| field.parse::<u64>().ok());
+            match (key, number(), number(), number(), fields.next()) {
+                (Some(key), Some(last), Some(ops), Some(balance), None) => {
+                    accounts.accounts.insert(key, Account { last, ops, balance });
                 }
-            })
-            .collect()
+                _ => return Err(format!("cannot read account `{part}` of state `{text}`")),
+            }
+        }
+        Ok(accounts)
     }
 }
 
@@ -104,10 +112,13 @@ mod tests {
         let log = [entry(2, 1, 10), entry(3, 1, 5), entry(2, 1, 10), entry(2, 2, 7)];
         let accounts = Accounts::fold(&log);
         assert_eq!(accounts.render(), "n2/0:2:2:17,n3/0:1:1:5");
-        let parsed = Accounts::parse(&accounts.render()).expect("reads back");
-        assert_eq!(parsed[0], ("n2/0".to_string(), Account { last: 2, ops: 2, balance: 17 }));
+        assert_eq!(Accounts::parse(&accounts.render()), Ok(accounts.clone()));
+        let first = accounts.iter().next();
+        assert_eq!(first, Some(((NodeId(2), 0), Account { last: 2, ops: 2, balance: 17 })));
         assert_eq!(Accounts::default().render(), "-");
-        assert_eq!(Accounts::parse("-"), Ok(Vec::new()));
-        assert!(Accounts::parse("n2/0:1:x:3").is_err());
+        assert_eq!(Accounts::parse("-"), Ok(Accounts::default()));
+        for bad in ["n2/0:1:x:3", "n2:1:1:3", "n2/0:1:1:3:4", "2/0:1:1:3"] {
+            assert!(Accounts::parse(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -1,17 +1,79 @@
-//! `standby-promotion`: a primary with a standby that replicates its state; on the
-//! primary's failure the standby is promoted, and the old primary rejoins as standby.
-//! (Work in progress: the declaration of checks follows.)
+//! `standby-promotion`: a primary with a standby that replicates its state synchronously; on
+//! the primary's failure the standby is promoted, fencing the old primary out; the old
+//! primary rejoins as standby. After the net-mesh seed's primary/standby failover.
+//!
+//! # The protocol
+//!
+//! Exactly two `replica`s; every other node is a client (`client`) depositing into its own
+//! account, one operation at a time, retried until acknowledged (the state is `accounts`: an
+//! account per client session, a retried operation applied once).
+//! - **Ballots and fencing.** Each replica keeps on disk the highest ballot it has promised
+//!   (its fence) and a log of entries, each tagged with the ballot of the primary that
+//!   appended it (`storage`). Ballots are partitioned between the replicas (`ballot mod 2` is
+//!   the replica's index), so no two promotions ever choose one ballot. A replica accepts
+//!   an append only of a ballot at or above its fence, raising the fence first (durably)
+//!   and, if it was primary, stepping down; an append below its fence is answered `Fenced`,
+//!   which deposes the sender.
+//! - **Writes.** The primary appends a client's write to its log and syncs, then replicates
+//!   it (`Append` with the previous index and ballot, as Raft's log matching does); the
+//!   standby syncs the entries, truncating a conflicting suffix first, and replies with the
+//!   index up to which its log equals the primary's. The mode is synchronous: a write is
+//!   acknowledged (`WriteOk`) only once it is on both disks.
+//! - **Promotion.** The role is volatile: every replica (re)starts as a standby. A standby
+//!   that hears nothing from a primary for a randomized `failover_timeout` (up to twice it)
+//!   promotes itself: a ballot above its fence, durable before anything is sent in it; its
+//!   whole log is the promoted state. The first replica bootstraps as the first primary.
+//!   A primary heartbeats (resending everything the standby has not confirmed) every
+//!   `heartbeat_interval`.
+//!
+//! Two replicas and synchronous acknowledgement make a choice: with one replica down or cut
+//! off, nothing is acknowledged (no write can be on both disks); the protocol keeps safety,
+//! and liveness returns after the heal.
+//!
+//! # Checks
+//!
+//! - `promoted_state_exact` (invariant): every promotion takes exactly the fold of a prefix of
+//!   each session's operations that contains every operation acknowledged before it — no
+//!   acknowledged write lost, none applied twice, nothing invented (see `checks`).
+//! - `single_primary` (invariant): at most one primary accepts (acknowledges) writes at any
+//!   time: the acknowledgements of different primary tenures never interleave, and each new
+//!   tenure acknowledges in a ballot above every earlier one's (the fencing token).
+//! - `replicas_converge` (liveness): after the heal, one replica is primary and the other
+//!   follows it as standby, holding everything the primary committed; a promotion of the
+//!   standby then would take an exact state.
+//! - `clients_progress` (liveness): after the heal, every client has a write acknowledged.
+//!
+//! # Planted bugs (`bug`) and expected outcomes
+//!
+//! Each is found by its scenario in `scenarios/bugs/standby-promotion-*.yaml`;
+//! `workloads/tests/standby_promotion.rs` states in how many of the stated seeds.
+//! - `promote_without_fencing`: the standby promotes itself in the ballot it already
+//!   promised, the old primary's; when a partition cuts the two apart, both accept writes in
+//!   one ballot, and after the heal each takes the other's entries as its own:
+//!   `single_primary` (and often `promoted_state_exact`).
+//! - `ack_before_standby`: the primary acknowledges a write once it is on its own disk, though
+//!   the mode promises both; a crash of the primary or a partition before the standby has it,
+//!   then a promotion, loses it: `promoted_state_exact`.
+//! - `deposed_primary_stays_out`: a deposed primary ignores replication instead of rejoining
+//!   as standby, so the new primary can never have a write on both disks:
+//!   `replicas_converge`, `clients_progress`.
+//!
+//! The correct protocol passes `scenarios/smoke/standby-promotion.yaml` (crashes of the
+//! primary, of the standby and of both, power cuts inside syncs, partitions between them,
+//! lossy links) and `scenarios/chaos/standby-promotion.yaml` (every swarm family).
 
 mod accounts;
+mod checks;
 mod client;
 mod message;
 mod replica;
 mod storage;
 
-use orrery_sim::workload::WorkloadDef;
+use orrery_sim::workload::{Check, CheckKind, WorkloadDef};
 use orrery_sim::{ms, Choice, Duration, Params};
 
 pub use accounts::{Account, Accounts};
+pub use checks::{Converge, Ledger, PromotedState, SinglePrimary};
 pub use client::Client;
 pub use message::{Entry, Message};
 pub use replica::{Config, Primary, Replica, Role};
@@ -57,12 +119,61 @@ pub struct StandbyParams {
 pub fn standby_promotion() -> WorkloadDef<Message, StandbyParams> {
     WorkloadDef::<Message, StandbyParams>::new(
         "standby-promotion",
-        "a primary and a standby replicating its state; the standby is promoted on failure",
+        "a primary and a standby replicating it synchronously; the standby is promoted on \
+         failure with a fencing ballot, the old primary rejoins as standby",
     )
     .requires_role("replica")
+    .validate(|_, topology| match topology.nodes_with_role("replica").len() {
+        0 | 2 => Ok(()), // none is the required role's error
+        n => Err(format!("standby-promotion runs exactly two replicas, not {n}")),
+    })
+    .validate(|params, _| {
+        let intervals = [
+            ("heartbeat_interval", params.heartbeat_interval),
+            ("failover_timeout", params.failover_timeout),
+            ("request_timeout", params.request_timeout),
+        ];
+        match intervals.iter().find(|(_, value)| value.is_zero()) {
+            None => Ok(()),
+            Some((name, _)) => Err(format!(
+                "{name} must be above zero (its timer would fire forever at one instant)"
+            )),
+        }
+    })
+    .validate(|params, _| match params.heartbeat_interval < params.failover_timeout {
+        true => Ok(()),
+        false => Err(format!(
+            "heartbeat_interval ({}) must be below failover_timeout ({}), or a standby \
+             promotes itself between two heartbeats of a live primary",
+            params.heartbeat_interval, params.failover_timeout
+        )),
+    })
     .role("replica", |init| {
         let replicas = init.nodes_with_role("replica");
         Replica::new(Config::new(init.params, replicas, init.node))
     })
     .role("*", |init| Client::new(init.params, init.nodes_with_role("replica")))
+    .check(Check::with_logic(
+        "promoted_state_exact",
+        CheckKind::Invariant,
+        "every promotion takes the acknowledged operations exactly: none lost, none twice",
+        |_| PromotedState::default(),
+    ))
+    .check(Check::with_logic(
+        "single_primary",
+        CheckKind::Invariant,
+        "at most one primary acknowledges writes at any time, each new one in a higher ballot",
+        |_| SinglePrimary::default(),
+    ))
+    .check(Check::with_logic(
+        "replicas_converge",
+        CheckKind::Liveness,
+        "after heal, one primary and its standby holding everything it committed",
+        |_| Converge::default(),
+    ))
+    .liveness(
+        "clients_progress",
+        "after heal, every client has a write acknowledged",
+        checks::clients_progress,
+    )
 }

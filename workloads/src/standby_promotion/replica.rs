@@ -95,6 +95,13 @@ pub struct Primary {
     applied: u64,
 }
 
+impl Primary {
+    /// Every index up to this is on both disks.
+    pub fn commit(&self) -> u64 {
+        self.commit
+    }
+}
+
 /// A replica process: its configuration and, once its disk is open, its state.
 pub struct Replica {
     config: Config,
