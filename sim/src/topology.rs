@@ -37,6 +37,9 @@ pub struct NodeSpec {
     pub machine: Option<String>,
     pub rack: Option<String>,
     pub zone: Option<String>,
+    /// The node runs this command (program, then arguments) as a child process speaking the
+    /// lockstep protocol (see `subprocess`), instead of its role's in-process factory.
+    pub command: Option<Vec<String>>,
 }
 
 impl NodeSpec {
@@ -46,6 +49,12 @@ impl NodeSpec {
 
     pub fn role(mut self, role: impl Into<String>) -> NodeSpec {
         self.role = role.into();
+        self
+    }
+
+    /// Runs the node as a child process with `command` (program, then arguments).
+    pub fn command(mut self, command: impl IntoIterator<Item = impl Into<String>>) -> NodeSpec {
+        self.command = Some(command.into_iter().map(Into::into).collect());
         self
     }
 

@@ -10,7 +10,7 @@
 //! `:info` (indeterminate: it may or may not have happened). An operation never completed is
 //! indeterminate too.
 
-use super::edn::Value;
+use super::value::Value;
 
 /// A recorded history, in the order its events were recorded.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -66,6 +66,10 @@ pub enum Function {
     Get,
     Put,
     Append,
+    Add,
+    Enqueue,
+    Dequeue,
+    Generate,
     Other(Box<str>),
 }
 
@@ -184,7 +188,28 @@ impl Function {
             "get" => Function::Get,
             "put" => Function::Put,
             "append" => Function::Append,
+            "add" => Function::Add,
+            "enqueue" => Function::Enqueue,
+            "dequeue" => Function::Dequeue,
+            "generate" => Function::Generate,
             other => Function::Other(other.into()),
+        }
+    }
+
+    /// [`Function::from_name`] for a name given as bytes (a keyword straight from the input).
+    pub fn from_name_bytes(name: &[u8]) -> Function {
+        match name {
+            b"read" => Function::Read,
+            b"write" => Function::Write,
+            b"cas" => Function::Cas,
+            b"get" => Function::Get,
+            b"put" => Function::Put,
+            b"append" => Function::Append,
+            b"add" => Function::Add,
+            b"enqueue" => Function::Enqueue,
+            b"dequeue" => Function::Dequeue,
+            b"generate" => Function::Generate,
+            other => Function::Other(String::from_utf8_lossy(other).into()),
         }
     }
 
@@ -197,6 +222,10 @@ impl Function {
             Function::Get => "get",
             Function::Put => "put",
             Function::Append => "append",
+            Function::Add => "add",
+            Function::Enqueue => "enqueue",
+            Function::Dequeue => "dequeue",
+            Function::Generate => "generate",
             Function::Other(name) => name,
         }
     }

@@ -1,36 +1,30 @@
 //! The linearizability checker: is there a total order of the operations, consistent with real
 //! time, that a sequential model accepts?
 //!
-//! The search is Wing & Gong's, with Lowe's memoisation, as in porcupine: call and return entries
-//! sit in one doubly linked list ordered by time; the search walks it from the head, tries to
-//! linearize each call it meets (the model must accept the call's input and output in the
-//! current state), lifts linearized calls out of the list, and backtracks when it meets a return
-//! entry whose call could not be linearized before it. A cache of (set of linearized operations,
-//! model state) pairs already explored prunes the search, since the future of the search depends
-//! only on that pair. A model may split the history into independent parts (keys) that are
-//! checked separately (P-compositionality), which turns one exponential search into many small
-//! ones.
+//! This file owns the contract (the [`Model`] trait, what an operation is) and the schedule of
+//! the search over a history's independent parts; the search over one part is `search`, the
+//! report and its witness are `report`.
 //!
-//! What makes it fast, and why:
-//! - the list is three `u32` per entry in one `Vec`, linked by index, never by pointer;
-//! - the linearized set is a bitset with an incrementally maintained Zobrist hash, and the cache
-//!   stores it compactly: operations are numbered in call order, so the set is mostly a prefix
-//!   of all-ones words plus a short window, and only the window is stored;
-//! - the cache is our own open-addressing table keyed by a deterministic hash (no `RandomState`);
-//! - states move in and out of the backtracking stack without cloning; only a cache insert
-//!   clones, and built-in models use `Copy` states of four bytes.
+//! A model may split the history into independent parts (keys) that are checked separately
+//! (P-compositionality), which turns one exponential search into many small ones. Parts are
+//! searched in rounds: every undecided part gets a slice of steps, in parallel, and the slices
+//! grow fourfold each round. The first round that proves a violation anywhere ends the check,
+//! so a part that fails quickly is found even when another part would exhaust any budget; the
+//! witness is the first failing part in cheapest-first order (fewest operations, then the
+//! model's order). Slices are counted in steps, never timed, and each part's search resumes
+//! where it paused, so the verdict, the witness and the step counts are pure functions of the
+//! history and the budget, whatever the thread count or timing.
 //!
 //! Operations whose outcome is unknown (`:info`, or never completed) return at +infinity and are
 //! stepped with no output: the model applies them with whatever output they would have had.
-//!
-//! The search is bounded by a count of steps, never by wall time, so a verdict — including
-//! `Unknown` and the step counts — is a pure function of the input.
 
-use std::fmt;
-use std::hash::{Hash, Hasher};
+use std::hash::Hash;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
+
+use super::report::{Report, Verdict};
+use super::search::{Progress, Search};
 
 /// A sequential specification the checker tests histories against.
 ///
@@ -100,76 +94,33 @@ pub struct Partition {
     pub operations: Vec<usize>,
 }
 
-/// The outcome of a check, with the work it took.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Report {
-    pub verdict: Verdict,
-    pub operations_total: usize,
-    pub partitions_total: usize,
-    /// Partitions searched before the verdict was known (a failure stops the rest).
-    pub partitions_checked: usize,
-    pub steps_total: u64,
-}
-
-/// Whether a history is linearizable.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Verdict {
-    Linearizable,
-    NotLinearizable(Box<Explanation>),
-    /// The step budget ran out before the search finished.
-    Unknown {
-        steps: u64,
-    },
-}
-
-/// Why a history is not linearizable: where the search got deepest, and what it could not do
-/// there.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Explanation {
-    /// The partition (key) that failed; empty when the history was not split.
-    pub partition: String,
-    pub partition_operations_total: usize,
-    /// The longest linearizable prefix the search found, in linearization order.
-    pub longest_prefix: Vec<DescribedOperation>,
-    /// The model state after that prefix.
-    pub state_after_prefix: String,
-    /// The operations that could be linearized next at that point and were not: each was
-    /// illegal in that state, or led only to explored dead ends.
-    pub stuck: Vec<DescribedOperation>,
-    /// The operation whose return ended the attempt: it had to be linearized before it
-    /// returned, and could not be.
-    pub deadline: DescribedOperation,
-}
-
-/// An operation named for humans.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DescribedOperation {
-    pub history_index: usize,
-    pub process: u64,
-    pub call_time: u64,
-    /// `None` for an operation with unknown outcome.
-    pub return_time: Option<u64>,
-    pub description: String,
-}
-
 /// A default budget: enough for every history we have seen that a check finishes at all.
 pub const STEPS_MAX_DEFAULT: u64 = 100_000_000;
 
+/// The steps each undecided part gets in the first round; each later round gives four times
+/// the previous one.
+pub const ROUND_STEPS_FIRST: u64 = 1 << 16;
+
+const ROUND_GROWTH: u64 = 4;
+
+/// A round searches its parts on several threads only when they hold this many operations.
+const PARALLEL_OPERATIONS_MIN: usize = 4096;
+
 /// Checks `operations` against `model`, spending at most `steps_max` search steps in total.
 ///
-/// Partitions are searched in parallel (as porcupine does), but the report is the one a
-/// sequential check in partition order gives: the first partition that fails or that would
-/// exhaust the remaining budget decides, whatever the thread count or timing. A partition
-/// after one that already failed is skipped, since its result cannot matter.
-pub fn check_operations<M>(
-    model: &M,
-    operations: &[Invocation<M::Input, M::Output>],
+/// The parts the model splits the history into are searched in rounds (see the module
+/// documentation): a violation proven in any part wins over parts still undecided, and the
+/// report is the same for any thread count.
+pub fn check_operations<'a, M>(
+    model: &'a M,
+    operations: &'a [Invocation<M::Input, M::Output>],
     steps_max: u64,
 ) -> Report
 where
     M: Model + Sync,
     M::Input: Sync,
     M::Output: Sync,
+    M::State: Send,
 {
     let partitions = model.partition(operations);
     for partition in &partitions {
@@ -181,32 +132,12 @@ where
             );
         }
     }
-    // The smallest partition index known to end the check: later ones need not run.
-    let decided = AtomicUsize::new(usize::MAX);
-    let searched: Vec<Option<Searched>> = partitions
-        .par_iter()
-        .enumerate()
-        .map(|(index, partition)| {
-            if index > decided.load(Ordering::Relaxed) {
-                return None;
-            }
-            let members = partition.operations.iter().map(|&i| &operations[i]).collect();
-            let mut search = Search::new(model, members);
-            let result = search.run(steps_max);
-            let explanation = match result {
-                SearchResult::Linearizable => None,
-                SearchResult::BudgetExhausted => {
-                    decided.fetch_min(index, Ordering::Relaxed);
-                    None
-                }
-                SearchResult::NotLinearizable => {
-                    decided.fetch_min(index, Ordering::Relaxed);
-                    Some(Box::new(search.explain(&partition.label)))
-                }
-            };
-            Some(Searched { result, steps: search.steps, explanation })
-        })
-        .collect();
+    // Cheapest first: the order in which a round's results are read, so the witness is the
+    // smallest failing part of the first round that found one.
+    let mut order: Vec<usize> = (0..partitions.len()).collect();
+    order.sort_by_key(|&index| (partitions[index].operations.len(), index));
+    let mut undecided: Vec<Part<'a, M>> =
+        order.into_iter().map(|index| Part { partition: index, search: None }).collect();
     let mut report = Report {
         verdict: Verdict::Linearizable,
         operations_total: operations.len(),
@@ -214,556 +145,112 @@ where
         partitions_checked: 0,
         steps_total: 0,
     };
-    for searched in searched {
-        let Some(searched) = searched else {
-            unreachable!("a partition was skipped before the one that decided the check")
+    let mut round_steps = ROUND_STEPS_FIRST;
+    while !undecided.is_empty() {
+        let remaining = steps_max - report.steps_total;
+        // A part alone needs no slicing: it gets all that is left.
+        let slice = if undecided.len() == 1 {
+            remaining
+        } else {
+            round_steps.min(remaining / undecided.len() as u64)
         };
-        report.partitions_checked += 1;
-        let budget = steps_max - report.steps_total;
-        if searched.steps > budget || searched.result == SearchResult::BudgetExhausted {
-            // Sequentially, this partition would have run out of what was left.
-            report.steps_total = steps_max;
-            report.verdict = Verdict::Unknown { steps: steps_max };
+        if slice == 0 {
+            report.verdict = Verdict::Unknown {
+                steps: report.steps_total,
+                undecided: undecided
+                    .iter()
+                    .map(|part| {
+                        let partition = &partitions[part.partition];
+                        (partition.label.clone(), partition.operations.len())
+                    })
+                    .collect(),
+            };
             return report;
         }
-        report.steps_total += searched.steps;
-        if let Some(explanation) = searched.explanation {
-            report.verdict = Verdict::NotLinearizable(explanation);
+        // The first position (in cheapest-first order) that failed in this round; parts after
+        // it stop early, since their results cannot change the report.
+        let first_failure = AtomicUsize::new(usize::MAX);
+        let search_part = |position: usize, part: &mut Part<'a, M>| {
+            if first_failure.load(Ordering::Relaxed) < position {
+                return (Progress::Paused, 0);
+            }
+            let search = part.search.get_or_insert_with(|| {
+                let members = partitions[part.partition].operations.iter().map(|&i| &operations[i]);
+                Search::new(model, members.collect())
+            });
+            let before = search.steps;
+            let stop = || first_failure.load(Ordering::Relaxed) < position;
+            let progress = search.run(slice, &stop);
+            if progress == Progress::NotLinearizable {
+                first_failure.fetch_min(position, Ordering::Relaxed);
+            }
+            (progress, search.steps - before)
+        };
+        // Threads pay only for enough work: a round over a few small parts (or one part) runs
+        // here. Either way the results, read in order below, are the same.
+        let pending: usize =
+            undecided.iter().map(|part| partitions[part.partition].operations.len()).sum();
+        let results: Vec<(Progress, u64)> =
+            if undecided.len() == 1 || pending < PARALLEL_OPERATIONS_MIN {
+                undecided.iter_mut().enumerate().map(|(i, part)| search_part(i, part)).collect()
+            } else {
+                undecided.par_iter_mut().enumerate().map(|(i, part)| search_part(i, part)).collect()
+            };
+        let first_failure = first_failure.into_inner();
+        // Only parts up to the first failure count: parts after it may have been stopped at a
+        // moment that depends on timing.
+        for (position, &(progress, steps)) in results.iter().enumerate() {
+            if position > first_failure {
+                break;
+            }
+            report.steps_total += steps;
+            if progress != Progress::Paused {
+                report.partitions_checked += 1;
+            }
+        }
+        if first_failure != usize::MAX {
+            let part = &undecided[first_failure];
+            let Some(search) = &part.search else {
+                unreachable!("a part that failed was searched")
+            };
+            let explanation = search.explain(&partitions[part.partition].label);
+            report.verdict = Verdict::NotLinearizable(Box::new(explanation));
             return report;
         }
+        // Decided parts leave (and free their search); the rest resume next round.
+        let mut results = results.into_iter();
+        undecided
+            .retain(|_| results.next().is_some_and(|(progress, _)| progress == Progress::Paused));
+        round_steps = round_steps.saturating_mul(ROUND_GROWTH);
     }
     report
 }
 
-/// One partition's search, as the parallel phase hands it to the ordered fold.
-struct Searched {
-    result: SearchResult,
-    steps: u64,
-    explanation: Option<Box<Explanation>>,
-}
-
-impl fmt::Display for Report {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let work = format!(
-            "{} operations, {} of {} partitions checked, {} steps",
-            self.operations_total, self.partitions_checked, self.partitions_total, self.steps_total
-        );
-        match &self.verdict {
-            Verdict::Linearizable => write!(f, "linearizable ({work})"),
-            Verdict::Unknown { steps } => {
-                write!(f, "unknown: the step budget ran out after {steps} steps ({work})")
-            }
-            Verdict::NotLinearizable(explanation) => {
-                write!(f, "not linearizable ({work})\n{explanation}")
-            }
-        }
-    }
-}
-
-/// How many prefix operations a Display shows; the failure is at the end of the prefix.
-const PREFIX_SHOWN_MAX: usize = 10;
-
-impl fmt::Display for Explanation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let partition = if self.partition.is_empty() {
-            "the history".to_string()
-        } else {
-            self.partition.clone()
-        };
-        writeln!(
-            f,
-            "{partition} ({} operations) has no linearization.",
-            self.partition_operations_total
-        )?;
-        let shown = self.longest_prefix.len().min(PREFIX_SHOWN_MAX);
-        writeln!(
-            f,
-            "longest linearizable prefix: {} operations{}",
-            self.longest_prefix.len(),
-            if shown < self.longest_prefix.len() {
-                format!(", the last {shown}:")
-            } else if shown > 0 {
-                ":".to_string()
-            } else {
-                String::new()
-            }
-        )?;
-        for operation in &self.longest_prefix[self.longest_prefix.len() - shown..] {
-            writeln!(f, "  {operation}")?;
-        }
-        writeln!(f, "state after it: {}", self.state_after_prefix)?;
-        writeln!(f, "no operation could be linearized next:")?;
-        for operation in &self.stuck {
-            writeln!(f, "  {operation}")?;
-        }
-        write!(
-            f,
-            "yet {} returned at {}.",
-            short_name(&self.deadline),
-            describe_time(self.deadline.return_time)
-        )
-    }
-}
-
-impl fmt::Display for DescribedOperation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} process {} [{}, {}] {}",
-            short_name(self),
-            self.process,
-            self.call_time,
-            describe_time(self.return_time),
-            self.description
-        )
-    }
-}
-
-fn short_name(operation: &DescribedOperation) -> String {
-    format!("op #{}", operation.history_index)
-}
-
-fn describe_time(time: Option<u64>) -> String {
-    time.map_or_else(|| "unknown".to_string(), |time| time.to_string())
-}
-
-/// The checker's deterministic hasher: FxHash's word step (rotate, xor, multiply). Its output
-/// is a function of the bytes hashed only, unlike std's randomly seeded `RandomState`.
-#[derive(Default)]
-pub struct FxHasher {
-    hash: u64,
-}
-
-const FX_MULTIPLIER: u64 = 0x517c_c1b7_2722_0a95;
-
-impl FxHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(FX_MULTIPLIER);
-    }
-}
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(word));
-        }
-    }
-
-    #[inline]
-    fn write_u8(&mut self, value: u8) {
-        self.add(u64::from(value));
-    }
-
-    #[inline]
-    fn write_u16(&mut self, value: u16) {
-        self.add(u64::from(value));
-    }
-
-    #[inline]
-    fn write_u32(&mut self, value: u32) {
-        self.add(u64::from(value));
-    }
-
-    #[inline]
-    fn write_u64(&mut self, value: u64) {
-        self.add(value);
-    }
-
-    #[inline]
-    fn write_usize(&mut self, value: usize) {
-        self.add(value as u64);
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.hash
-    }
-}
-
-/// SplitMix64's finaliser: spreads consecutive integers over all 64 bits.
-fn splitmix64(value: u64) -> u64 {
-    let mut z = value.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-/// The list's head sentinel and "no entry".
-const HEAD: u32 = 0;
-const NIL: u32 = u32::MAX;
-
-/// One call or return entry of the list.
-#[derive(Clone, Copy)]
-struct Node {
-    next: u32,
-    prev: u32,
-    /// `operation << 1 | is_return`.
-    info: u32,
-}
-
-#[derive(PartialEq, Eq)]
-enum SearchResult {
-    Linearizable,
-    NotLinearizable,
-    BudgetExhausted,
-}
-
-/// Where the search got deepest, kept for the explanation.
-struct Deepest<S> {
-    prefix: Vec<u32>,
-    state: S,
-    stuck: Vec<u32>,
-    deadline: u32,
-}
-
-/// The search over one partition.
-struct Search<'a, M: Model> {
-    model: &'a M,
-    /// The partition's operations, numbered in call order.
-    operations: Vec<&'a Invocation<M::Input, M::Output>>,
-    nodes: Vec<Node>,
-    return_entry: Vec<u32>,
-    steps: u64,
-    deepest: Option<Deepest<M::State>>,
-}
-
-impl<'a, M: Model> Search<'a, M> {
-    fn new(model: &'a M, mut operations: Vec<&'a Invocation<M::Input, M::Output>>) -> Self {
-        // Numbering by call time keeps the linearized set close to a prefix (see `Bitset`).
-        operations.sort_unstable_by_key(|operation| (operation.call_time, operation.history_index));
-        assert!(operations.len() < (u32::MAX / 2) as usize, "too many operations in one partition");
-        // Entries sort by time; at equal times calls come first, so that intervals are closed.
-        let mut entries: Vec<(u64, bool, u32)> = Vec::with_capacity(operations.len() * 2);
-        for (id, operation) in operations.iter().enumerate() {
-            let id = id as u32;
-            entries.push((operation.call_time, false, id));
-            let return_time = match &operation.outcome {
-                Outcome::Returned { time, .. } => {
-                    assert!(
-                        *time >= operation.call_time,
-                        "operation {} returns before it is called",
-                        operation.history_index
-                    );
-                    *time
-                }
-                Outcome::Indeterminate => u64::MAX,
-            };
-            entries.push((return_time, true, id));
-        }
-        entries.sort_unstable();
-        let mut nodes = Vec::with_capacity(entries.len() + 1);
-        nodes.push(Node { next: if entries.is_empty() { NIL } else { 1 }, prev: NIL, info: 0 });
-        let mut return_entry = vec![0; operations.len()];
-        for (position, &(_, is_return, id)) in entries.iter().enumerate() {
-            let index = position as u32 + 1;
-            let next = if position + 1 == entries.len() { NIL } else { index + 1 };
-            nodes.push(Node { next, prev: index - 1, info: id << 1 | u32::from(is_return) });
-            if is_return {
-                return_entry[id as usize] = index;
-            }
-        }
-        Search { model, operations, nodes, return_entry, steps: 0, deepest: None }
-    }
-
-    fn run(&mut self, steps_max: u64) -> SearchResult {
-        let n = self.operations.len();
-        let inputs: Vec<&M::Input> =
-            self.operations.iter().map(|operation| &operation.input).collect();
-        let outputs: Vec<Option<&M::Output>> = self
-            .operations
-            .iter()
-            .map(|operation| match &operation.outcome {
-                Outcome::Returned { output, .. } => Some(output),
-                Outcome::Indeterminate => None,
-            })
-            .collect();
-        let zobrist: Vec<u64> = (0..n as u64).map(|id| splitmix64(id + 1)).collect();
-        let mut linearized = Bitset::new(n);
-        let mut linearized_hash = 0u64;
-        let mut cache: Cache<M::State> = Cache::new();
-        let mut calls: Vec<(u32, M::State)> = Vec::new();
-        let mut state = self.model.init();
-        let mut entry = self.nodes[HEAD as usize].next;
-        while self.nodes[HEAD as usize].next != NIL {
-            if self.steps == steps_max {
-                return SearchResult::BudgetExhausted;
-            }
-            self.steps += 1;
-            let info = self.nodes[entry as usize].info;
-            let id = (info >> 1) as usize;
-            if info & 1 == 0 {
-                if let Some(next_state) = self.model.step(&state, inputs[id], outputs[id]) {
-                    linearized.insert(id);
-                    linearized_hash ^= zobrist[id];
-                    if cache.insert_if_absent(
-                        linearized_hash ^ hash_state(&next_state),
-                        &next_state,
-                        &linearized,
-                    ) {
-                        let previous = std::mem::replace(&mut state, next_state);
-                        calls.push((entry, previous));
-                        self.lift(entry, self.return_entry[id]);
-                        entry = self.nodes[HEAD as usize].next;
-                        continue;
-                    }
-                    linearized.remove(id);
-                    linearized_hash ^= zobrist[id];
-                }
-                entry = self.nodes[entry as usize].next;
-            } else {
-                // A return entry: its call could not be linearized before it. Backtrack.
-                if self.deepest.as_ref().is_none_or(|deepest| calls.len() > deepest.prefix.len()) {
-                    self.record_deepest(&calls, &state, entry);
-                }
-                let Some((call, previous)) = calls.pop() else {
-                    return SearchResult::NotLinearizable;
-                };
-                let id = (self.nodes[call as usize].info >> 1) as usize;
-                linearized.remove(id);
-                linearized_hash ^= zobrist[id];
-                state = previous;
-                self.unlift(call, self.return_entry[id]);
-                entry = self.nodes[call as usize].next;
-            }
-        }
-        SearchResult::Linearizable
-    }
-
-    /// Unlinks a call entry and its return entry.
-    #[inline]
-    fn lift(&mut self, call: u32, ret: u32) {
-        let Node { next, prev, .. } = self.nodes[call as usize];
-        self.nodes[prev as usize].next = next;
-        // A call is always followed by at least its own return, so `next` is an entry.
-        self.nodes[next as usize].prev = prev;
-        let Node { next, prev, .. } = self.nodes[ret as usize];
-        self.nodes[prev as usize].next = next;
-        if next != NIL {
-            self.nodes[next as usize].prev = prev;
-        }
-    }
-
-    /// Relinks what `lift` unlinked; calls are unlifted in reverse order of lifting.
-    #[inline]
-    fn unlift(&mut self, call: u32, ret: u32) {
-        let Node { next, prev, .. } = self.nodes[ret as usize];
-        self.nodes[prev as usize].next = ret;
-        if next != NIL {
-            self.nodes[next as usize].prev = ret;
-        }
-        let Node { next, prev, .. } = self.nodes[call as usize];
-        self.nodes[prev as usize].next = call;
-        self.nodes[next as usize].prev = call;
-    }
-
-    /// Remembers the current point as the deepest. Every entry between the head and `deadline`
-    /// is a call the search could not linearize here.
-    fn record_deepest(&mut self, calls: &[(u32, M::State)], state: &M::State, deadline: u32) {
-        let prefix = calls.iter().map(|&(call, _)| self.nodes[call as usize].info >> 1).collect();
-        let mut stuck = Vec::new();
-        let mut entry = self.nodes[HEAD as usize].next;
-        while entry != deadline && entry != NIL {
-            stuck.push(self.nodes[entry as usize].info >> 1);
-            entry = self.nodes[entry as usize].next;
-        }
-        let deadline = self.nodes[deadline as usize].info >> 1;
-        self.deepest = Some(Deepest { prefix, state: state.clone(), stuck, deadline });
-    }
-
-    fn explain(&self, partition: &str) -> Explanation {
-        let describe = |id: u32, with_output: bool| {
-            let operation = self.operations[id as usize];
-            let (return_time, output) = match &operation.outcome {
-                Outcome::Returned { time, output } => (Some(*time), Some(output)),
-                Outcome::Indeterminate => (None, None),
-            };
-            DescribedOperation {
-                history_index: operation.history_index,
-                process: operation.process,
-                call_time: operation.call_time,
-                return_time,
-                description: self
-                    .model
-                    .describe_operation(&operation.input, if with_output { output } else { None }),
-            }
-        };
-        // The search always backtracks at least once before failing, so `deepest` is set.
-        let Some(deepest) = &self.deepest else {
-            unreachable!("a failed search records its deepest point before failing")
-        };
-        Explanation {
-            partition: partition.to_string(),
-            partition_operations_total: self.operations.len(),
-            longest_prefix: deepest.prefix.iter().map(|&id| describe(id, true)).collect(),
-            state_after_prefix: self.model.describe_state(&deepest.state),
-            stuck: deepest.stuck.iter().map(|&id| describe(id, true)).collect(),
-            deadline: describe(deepest.deadline, true),
-        }
-    }
-}
-
-fn hash_state<S: Hash>(state: &S) -> u64 {
-    let mut hasher = FxHasher::default();
-    state.hash(&mut hasher);
-    hasher.finish()
-}
-
-/// The set of linearized operations. Operations are numbered in call order and the search
-/// linearizes roughly in that order, so the set is "all operations below some point, plus a few
-/// after it": words below `low` are all ones and words from `high` on are all zeros, and only
-/// `words[low..high]` distinguishes two sets. That window is what the cache stores.
-struct Bitset {
-    words: Vec<u64>,
-    /// The first word that is not all ones.
-    low: usize,
-    /// One past the last word that is not zero.
-    high: usize,
-}
-
-impl Bitset {
-    fn new(bits: usize) -> Bitset {
-        Bitset { words: vec![0; bits.div_ceil(64)], low: 0, high: 0 }
-    }
-
-    #[inline]
-    fn insert(&mut self, bit: usize) {
-        let word = bit / 64;
-        self.words[word] |= 1 << (bit % 64);
-        self.high = self.high.max(word + 1);
-        while self.low < self.words.len() && self.words[self.low] == u64::MAX {
-            self.low += 1;
-        }
-    }
-
-    #[inline]
-    fn remove(&mut self, bit: usize) {
-        let word = bit / 64;
-        self.words[word] &= !(1 << (bit % 64));
-        self.low = self.low.min(word);
-        while self.high > 0 && self.words[self.high - 1] == 0 {
-            self.high -= 1;
-        }
-    }
-
-    #[inline]
-    fn window(&self) -> &[u64] {
-        &self.words[self.low..self.high]
-    }
-}
-
-/// One explored (linearized set, state) pair.
-struct CacheEntry<S> {
-    state: S,
-    low: u32,
-    window_length: u32,
-    window_offset: usize,
-}
-
-/// The set of explored (linearized set, state) pairs: open addressing with linear probing over
-/// slots of (hash, entry index + 1), windows of the bitsets kept in one arena.
-struct Cache<S> {
-    slots: Vec<(u64, u32)>,
-    entries: Vec<CacheEntry<S>>,
-    windows: Vec<u64>,
-    shift: u32,
-}
-
-const CACHE_SLOTS_INITIAL: usize = 1 << 10;
-
-impl<S: Clone + Eq> Cache<S> {
-    fn new() -> Cache<S> {
-        Cache {
-            slots: vec![(0, 0); CACHE_SLOTS_INITIAL],
-            entries: Vec::new(),
-            windows: Vec::new(),
-            shift: 64 - CACHE_SLOTS_INITIAL.trailing_zeros(),
-        }
-    }
-
-    /// Adds the pair unless present; true when it was new.
-    #[inline]
-    fn insert_if_absent(&mut self, hash: u64, state: &S, linearized: &Bitset) -> bool {
-        // Multiply so that the slot, taken from the high bits, depends on every bit of the hash.
-        let hash = hash.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let mask = self.slots.len() - 1;
-        let window = linearized.window();
-        let mut slot = (hash >> self.shift) as usize;
-        loop {
-            let (slot_hash, index) = self.slots[slot];
-            if index == 0 {
-                break;
-            }
-            if slot_hash == hash {
-                let entry = &self.entries[index as usize - 1];
-                if entry.low as usize == linearized.low
-                    && entry.window_length as usize == window.len()
-                    && entry.state == *state
-                    && self.windows[entry.window_offset..entry.window_offset + window.len()]
-                        == *window
-                {
-                    return false;
-                }
-            }
-            slot = (slot + 1) & mask;
-        }
-        assert!(self.entries.len() < u32::MAX as usize - 1, "cache entries overflow u32");
-        self.entries.push(CacheEntry {
-            state: state.clone(),
-            low: linearized.low as u32,
-            window_length: window.len() as u32,
-            window_offset: self.windows.len(),
-        });
-        self.windows.extend_from_slice(window);
-        self.slots[slot] = (hash, self.entries.len() as u32);
-        // Keep the load under a half so probe sequences stay short.
-        if self.entries.len() * 2 > self.slots.len() {
-            self.grow();
-        }
-        true
-    }
-
-    fn grow(&mut self) {
-        let capacity = self.slots.len() * 2;
-        self.shift -= 1;
-        let mask = capacity - 1;
-        let mut slots = vec![(0u64, 0u32); capacity];
-        for &(hash, index) in &self.slots {
-            if index == 0 {
-                continue;
-            }
-            let mut slot = (hash >> self.shift) as usize;
-            while slots[slot].1 != 0 {
-                slot = (slot + 1) & mask;
-            }
-            slots[slot] = (hash, index);
-        }
-        self.slots = slots;
-    }
+/// A part of the history still undecided, with its search once it started.
+struct Part<'a, M: Model> {
+    partition: usize,
+    search: Option<Search<'a, M>>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::report::Explanation;
 
-    /// A register of small integers, written here so the checker is tested apart from the
-    /// built-in models' history conversion.
+    /// A register of small integers per key, written here so the checker is tested apart from
+    /// the built-in models' history conversion. One partition per key, in key order.
     struct TestRegister;
 
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    enum TestInput {
+    enum TestAction {
         Read,
         Write(u8),
+    }
+
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    struct TestInput {
+        key: u8,
+        action: TestAction,
     }
 
     impl Model for TestRegister {
@@ -776,17 +263,28 @@ mod tests {
         }
 
         fn step(&self, state: &u8, input: &TestInput, output: Option<&u8>) -> Option<u8> {
-            match input {
-                TestInput::Write(value) => Some(*value),
-                TestInput::Read => match output {
+            match input.action {
+                TestAction::Write(value) => Some(value),
+                TestAction::Read => match output {
                     Some(read) if read != state => None,
                     _ => Some(*state),
                 },
             }
         }
 
+        fn partition(&self, operations: &[TestInvocation]) -> Vec<Partition> {
+            let mut by_key = std::collections::BTreeMap::<u8, Vec<usize>>::new();
+            for (index, operation) in operations.iter().enumerate() {
+                by_key.entry(operation.input.key).or_default().push(index);
+            }
+            by_key
+                .into_iter()
+                .map(|(key, operations)| Partition { label: format!("key {key}"), operations })
+                .collect()
+        }
+
         fn describe_operation(&self, input: &TestInput, output: Option<&u8>) -> String {
-            format!("{input:?} -> {output:?}")
+            format!("{:?} -> {output:?}", input.action)
         }
 
         fn describe_state(&self, state: &u8) -> String {
@@ -796,12 +294,13 @@ mod tests {
 
     type TestInvocation = Invocation<TestInput, u8>;
 
-    /// An operation called at `call`, returning `output` at `ret` (`None`: indeterminate).
+    /// An operation on key 0 called at `call`, returning `output` at `ret` (`None`:
+    /// indeterminate).
     fn operation(
         process: u64,
         call: u64,
         ret: Option<u64>,
-        input: TestInput,
+        action: TestAction,
         output: u8,
     ) -> TestInvocation {
         Invocation {
@@ -811,7 +310,7 @@ mod tests {
                 Some(time) => Outcome::Returned { time, output },
                 None => Outcome::Indeterminate,
             },
-            input,
+            input: TestInput { key: 0, action },
             history_index: 0,
         }
     }
@@ -824,23 +323,22 @@ mod tests {
     }
 
     /// Every order of the operations that respects real time, tried one by one: the definition
-    /// of linearizability, for cross-checking the search on small histories.
-    fn brute_force_linearizable(operations: &[TestInvocation]) -> bool {
-        fn extend(operations: &[TestInvocation], used: &mut Vec<bool>, state: u8) -> bool {
-            if used.iter().all(|&u| u) {
+    /// of linearizability, for cross-checking the search on small histories. Returns whether
+    /// a complete order exists and the length of the longest legal prefix.
+    fn brute_force(operations: &[TestInvocation]) -> (bool, usize) {
+        fn extend(
+            operations: &[TestInvocation],
+            used: &mut Vec<bool>,
+            depth: usize,
+            state: u8,
+            deepest: &mut usize,
+        ) -> bool {
+            *deepest = (*deepest).max(depth);
+            if depth == operations.len() {
                 return true;
             }
             for candidate in 0..operations.len() {
-                if used[candidate] {
-                    continue;
-                }
-                // A candidate may go next only if no unused operation returned before it began.
-                let blocked = (0..operations.len()).any(|other| {
-                    !used[other]
-                        && other != candidate
-                        && matches!(operations[other].outcome, Outcome::Returned { time, .. } if time < operations[candidate].call_time)
-                });
-                if blocked {
+                if used[candidate] || blocked(operations, used, candidate) {
                     continue;
                 }
                 let output = match &operations[candidate].outcome {
@@ -850,7 +348,7 @@ mod tests {
                 if let Some(next) = TestRegister.step(&state, &operations[candidate].input, output)
                 {
                     used[candidate] = true;
-                    if extend(operations, used, next) {
+                    if extend(operations, used, depth + 1, next, deepest) {
                         return true;
                     }
                     used[candidate] = false;
@@ -858,94 +356,219 @@ mod tests {
             }
             false
         }
-        extend(operations, &mut vec![false; operations.len()], 0)
+        let mut deepest = 0;
+        let linearizable =
+            extend(operations, &mut vec![false; operations.len()], 0, 0, &mut deepest);
+        (linearizable, deepest)
+    }
+
+    /// A candidate may go next only if no unused operation returned before it began.
+    fn blocked(operations: &[TestInvocation], used: &[bool], candidate: usize) -> bool {
+        (0..operations.len()).any(|other| {
+            !used[other]
+                && other != candidate
+                && matches!(operations[other].outcome, Outcome::Returned { time, .. } if time < operations[candidate].call_time)
+        })
+    }
+
+    /// Checks an explanation against the history it explains: the prefix is a legal order
+    /// ending in the stated state, the stuck operations are exactly those outside the prefix
+    /// called before the deadline returned, and the deadline is outside the prefix.
+    fn assert_explanation_holds(operations: &[TestInvocation], explanation: &Explanation) {
+        let mut used = vec![false; operations.len()];
+        let mut state = 0;
+        for described in &explanation.longest_prefix {
+            let index = described.history_index;
+            assert!(!blocked(operations, &used, index), "prefix breaks real time at op {index}");
+            let operation = &operations[index];
+            let output = match &operation.outcome {
+                Outcome::Returned { output, .. } => Some(output),
+                Outcome::Indeterminate => None,
+            };
+            state = TestRegister.step(&state, &operation.input, output).expect("prefix is legal");
+            used[index] = true;
+        }
+        assert_eq!(explanation.state_after_prefix, state.to_string());
+        let deadline = explanation.deadline.history_index;
+        assert!(!used[deadline], "the deadline is linearized in its own prefix");
+        let Outcome::Returned { time: deadline_time, .. } = operations[deadline].outcome else {
+            panic!("the deadline returned")
+        };
+        let mut stuck: Vec<usize> = explanation.stuck.iter().map(|s| s.history_index).collect();
+        stuck.sort_unstable();
+        let expected: Vec<usize> = (0..operations.len())
+            .filter(|&i| !used[i] && operations[i].call_time <= deadline_time)
+            .collect();
+        assert_eq!(stuck, expected, "stuck operations");
     }
 
     fn verdict_is_linearizable(operations: &[TestInvocation]) -> bool {
         match check_operations(&TestRegister, operations, STEPS_MAX_DEFAULT).verdict {
             Verdict::Linearizable => true,
             Verdict::NotLinearizable(_) => false,
-            Verdict::Unknown { steps } => panic!("a tiny history exhausted the budget at {steps}"),
+            Verdict::Unknown { steps, .. } => {
+                panic!("a tiny history exhausted the budget at {steps}")
+            }
         }
+    }
+
+    /// A random history of `n` operations on key 0, from a real sequential execution; with
+    /// `corrupt`, one read's value is changed (usually making it not linearizable).
+    fn random_history(
+        rng: &mut crate::rng::Stream,
+        n: usize,
+        corrupt: bool,
+    ) -> Vec<TestInvocation> {
+        // Each operation takes effect at a distinct instant inside its interval.
+        let mut state = 0u8;
+        let mut operations = Vec::with_capacity(n);
+        for point in 0..n as u64 {
+            let effect_time = point * 10 + 5;
+            let action = if rng.bernoulli(0.5) {
+                TestAction::Read
+            } else {
+                TestAction::Write(rng.below(3) as u8)
+            };
+            let output = match action {
+                TestAction::Read => state,
+                TestAction::Write(value) => {
+                    state = value;
+                    0
+                }
+            };
+            let call = effect_time - rng.uniform_u64(0, 25).min(effect_time);
+            let ret = effect_time + rng.uniform_u64(0, 25);
+            let ret = if rng.bernoulli(0.15) { None } else { Some(ret) };
+            operations.push(operation(rng.below(4), call, ret, action, output));
+        }
+        if corrupt {
+            let reads: Vec<usize> = (0..n)
+                .filter(|&i| {
+                    operations[i].input.action == TestAction::Read
+                        && operations[i].outcome != Outcome::Indeterminate
+                })
+                .collect();
+            if !reads.is_empty() {
+                let chosen = reads[rng.below(reads.len() as u64) as usize];
+                if let Outcome::Returned { output, .. } = &mut operations[chosen].outcome {
+                    *output = (*output + 1 + rng.below(2) as u8) % 3;
+                }
+            }
+        }
+        numbered(operations)
     }
 
     // Proves the checker agrees exactly with brute force on random small histories: generated
     // from a real sequential execution (linearizable by construction), half of them with one
-    // read's value changed (usually not linearizable), some operations left indeterminate.
+    // read's value changed (usually not linearizable), some operations left indeterminate; and
+    // that every witness holds and its prefix is as long as any legal prefix.
     #[test]
     fn search_agrees_with_brute_force_on_random_histories() {
         let mut rng = crate::rng::Stream::new(7, "check.linearizability.cross_check");
         let mut outcomes = [0usize; 2];
         for _ in 0..3000 {
             let n = rng.uniform_u64(1, 7) as usize;
-            // Each operation takes effect at a distinct instant inside its interval.
-            let mut state = 0u8;
-            let mut operations = Vec::with_capacity(n);
-            for point in 0..n as u64 {
-                let effect_time = point * 10 + 5;
-                let input = if rng.bernoulli(0.5) {
-                    TestInput::Read
-                } else {
-                    TestInput::Write(rng.below(3) as u8)
-                };
-                let output = match input {
-                    TestInput::Read => state,
-                    TestInput::Write(value) => {
-                        state = value;
-                        0
-                    }
-                };
-                let call = effect_time - rng.uniform_u64(0, 25).min(effect_time);
-                let ret = effect_time + rng.uniform_u64(0, 25);
-                let ret = if rng.bernoulli(0.15) { None } else { Some(ret) };
-                operations.push(operation(rng.below(4), call, ret, input, output));
-            }
-            if rng.bernoulli(0.5) {
-                let reads: Vec<usize> = (0..n)
-                    .filter(|&i| {
-                        operations[i].input == TestInput::Read
-                            && operations[i].outcome != Outcome::Indeterminate
-                    })
-                    .collect();
-                if !reads.is_empty() {
-                    let chosen = reads[rng.below(reads.len() as u64) as usize];
-                    if let Outcome::Returned { output, .. } = &mut operations[chosen].outcome {
-                        *output = (*output + 1 + rng.below(2) as u8) % 3;
-                    }
-                }
-            }
-            let operations = numbered(operations);
-            let expected = brute_force_linearizable(&operations);
+            let corrupt = rng.bernoulli(0.5);
+            let operations = random_history(&mut rng, n, corrupt);
+            let (expected, deepest) = brute_force(&operations);
             assert_eq!(verdict_is_linearizable(&operations), expected, "history: {operations:#?}");
+            if let Verdict::NotLinearizable(explanation) =
+                check_operations(&TestRegister, &operations, STEPS_MAX_DEFAULT).verdict
+            {
+                assert_explanation_holds(&operations, &explanation);
+                assert_eq!(explanation.longest_prefix.len(), deepest, "{operations:#?}");
+            }
             outcomes[usize::from(expected)] += 1;
         }
         // Both verdicts must be well represented, or the cross-check proves little.
         assert!(outcomes[0] > 300 && outcomes[1] > 300, "outcomes {outcomes:?}");
     }
 
-    // Proves a step budget that is too small yields Unknown with the exact steps spent, and that
-    // the same input gives the same report every time.
+    /// `n` concurrent writes and reads that cannot all be satisfied: the search must try
+    /// very many subsets before it can say so (about 2^(n/2) of them).
+    fn intractable(n: u64, key: u8, first_index: usize) -> Vec<TestInvocation> {
+        (0..n)
+            .map(|i| {
+                let action = if i % 2 == 0 { TestAction::Write(i as u8) } else { TestAction::Read };
+                let mut operation = operation(i, 0, Some(100), action, 250);
+                operation.input.key = key;
+                operation.history_index = first_index + i as usize;
+                operation
+            })
+            .collect()
+    }
+
+    // Proves a step budget that is too small yields Unknown with the exact steps spent and the
+    // undecided part named, and that the same input gives the same report every time.
     #[test]
     fn budget_exhaustion_is_unknown_and_deterministic() {
-        let operations: Vec<TestInvocation> = numbered(
-            (0..20)
-                .map(|i| {
-                    operation(
-                        i,
-                        0,
-                        Some(100),
-                        if i % 2 == 0 { TestInput::Write(i as u8) } else { TestInput::Read },
-                        250,
-                    )
-                })
-                .collect(),
-        );
+        let operations = intractable(20, 0, 0);
         let report = check_operations(&TestRegister, &operations, 50);
-        assert_eq!(report.verdict, Verdict::Unknown { steps: 50 });
+        assert_eq!(
+            report.verdict,
+            Verdict::Unknown { steps: 50, undecided: vec![("key 0".to_string(), 20)] }
+        );
         assert_eq!(report.steps_total, 50);
         let full = check_operations(&TestRegister, &operations, STEPS_MAX_DEFAULT);
         assert!(matches!(full.verdict, Verdict::NotLinearizable(_)));
         assert_eq!(full, check_operations(&TestRegister, &operations, STEPS_MAX_DEFAULT));
+    }
+
+    // Proves a violation proven in one part wins over a part that would exhaust the budget,
+    // wherever the two sit in key order and whichever is smaller.
+    #[test]
+    fn a_proven_violation_beats_an_undecided_part() {
+        // A stale read on key 1, 40 operations long, so it is searched after the intractable
+        // 32-operation part of key 0 in cheapest-first order.
+        let mut stale: Vec<TestInvocation> = (0..39)
+            .map(|i| operation(0, i * 10, Some(i * 10 + 5), TestAction::Write(1), 0))
+            .collect();
+        stale.push(operation(1, 400, Some(405), TestAction::Read, 0));
+        for operation in &mut stale {
+            operation.input.key = 1;
+        }
+        let mut operations = intractable(32, 0, 0);
+        operations.extend(stale);
+        let operations = numbered(operations);
+        let steps_max = 1_000_000;
+        let report = check_operations(&TestRegister, &operations, steps_max);
+        let Verdict::NotLinearizable(explanation) = &report.verdict else {
+            panic!("expected the stale read to be the witness, got {report}")
+        };
+        assert_eq!(explanation.partition, "key 1");
+        assert_eq!(explanation.deadline.history_index, 71);
+        assert!(report.steps_total < steps_max, "{report}");
+        // The intractable part alone, with the same budget, is undecided.
+        let alone = check_operations(&TestRegister, &operations[..32], steps_max);
+        assert!(matches!(alone.verdict, Verdict::Unknown { .. }), "{alone}");
+    }
+
+    // Proves the report — verdict, witness, step and partition counts — is the same on one
+    // thread and on several, for histories with many parts of which several fail.
+    #[test]
+    fn reports_do_not_depend_on_the_thread_count() {
+        let mut rng = crate::rng::Stream::new(11, "check.linearizability.threads");
+        let mut operations = Vec::new();
+        for key in 0..40u8 {
+            let corrupt = key % 7 == 3;
+            for mut operation in random_history(&mut rng, 6, corrupt) {
+                operation.input.key = key;
+                operations.push(operation);
+            }
+        }
+        operations.extend(intractable(20, 40, 0));
+        let operations = numbered(operations);
+        let on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build();
+            let pool = pool.expect("a thread pool");
+            pool.install(|| check_operations(&TestRegister, &operations, 2_000_000))
+        };
+        let one = on(1);
+        assert!(matches!(one.verdict, Verdict::NotLinearizable(_)), "{one}");
+        for _ in 0..5 {
+            assert_eq!(on(2), one);
+            assert_eq!(on(4), one);
+        }
     }
 
     // Proves operations that merely touch in time (one returns at t, the other is called at t)
@@ -953,26 +576,28 @@ mod tests {
     #[test]
     fn touching_intervals_are_concurrent() {
         let operations = numbered(vec![
-            operation(0, 0, Some(10), TestInput::Read, 1),
-            operation(1, 10, Some(20), TestInput::Write(1), 0),
+            operation(0, 0, Some(10), TestAction::Read, 1),
+            operation(1, 10, Some(20), TestAction::Write(1), 0),
         ]);
         assert!(verdict_is_linearizable(&operations));
     }
 
-    // Proves the deterministic hasher hashes by content and the bitset window stays canonical.
+    // Proves the witness of a long history is whole: 20,000 sequential writes then a read of a
+    // value never written give a 20,000-operation prefix and that read as the deadline.
     #[test]
-    fn hasher_and_bitset_are_canonical() {
-        assert_eq!(hash_state(&(1u32, 2u64)), hash_state(&(1u32, 2u64)));
-        assert_ne!(hash_state(&1u32), hash_state(&2u32));
-        let mut bits = Bitset::new(200);
-        for bit in 0..130 {
-            bits.insert(bit);
-        }
-        assert_eq!((bits.low, bits.high), (2, 3));
-        bits.remove(129);
-        bits.remove(128);
-        assert_eq!((bits.low, bits.high, bits.window()), (2, 2, &[][..]));
-        bits.remove(3);
-        assert_eq!((bits.low, bits.high), (0, 2));
+    fn long_histories_get_their_whole_prefix() {
+        let n = 20_000u64;
+        let mut operations: Vec<TestInvocation> = (0..n)
+            .map(|i| operation(0, i * 10, Some(i * 10 + 5), TestAction::Write((i % 3) as u8), 0))
+            .collect();
+        operations.push(operation(1, n * 10, Some(n * 10 + 5), TestAction::Read, 7));
+        let operations = numbered(operations);
+        let report = check_operations(&TestRegister, &operations, STEPS_MAX_DEFAULT);
+        let Verdict::NotLinearizable(explanation) = &report.verdict else {
+            panic!("expected a violation, got {report}")
+        };
+        assert_eq!(explanation.longest_prefix.len(), n as usize);
+        assert_eq!(explanation.deadline.history_index, n as usize);
+        assert!(report.steps_total < 4 * n, "{report}");
     }
 }

@@ -3,9 +3,11 @@
 //!
 //! Exit codes: 0 all passed (or an `expect: fail` scenario failed as expected), 1 a check
 //! failed (or an expected failure did not appear; for `diff`, the traces differ), 2 bad input
-//! or usage (zero seeds run is always 2), 130/143 a sweep interrupted by SIGINT/SIGTERM. Every
-//! flag of `run` has an `ORRERY_*` environment mirror; a flag given on the command line beats
-//! its variable. Wall-clock time is read here only to report speed.
+//! or usage (zero seeds run is always 2), 3 a check could not decide (`check-history` ran out
+//! of its step budget), 130/143 a sweep interrupted by SIGINT/SIGTERM, 141 stdout was closed
+//! early (`orrery ... | head`), quietly. Every flag of `run` has an `ORRERY_*` environment
+//! mirror; a flag given on the command line beats its variable. Wall-clock time is read here
+//! only to report speed.
 
 mod args;
 mod history;
@@ -108,18 +110,34 @@ enum Command {
         #[arg(long, env = "ORRERY_JSON")]
         json: bool,
     },
-    /// Check an EDN (Jepsen) history for linearizability.
+    /// Check a history (Jepsen EDN, JSON lines, porcupine's formats) for linearizability.
+    /// Exit code 0 linearizable, 1 not, 3 unknown (the step budget ran out), 2 bad input.
     CheckHistory {
-        /// register | cas-register | kv
+        /// register | cas-register | kv | set | queue | counter | unique-ids
         #[arg(long)]
         model: String,
+        /// The history file; `-` reads stdin.
         file: PathBuf,
+        /// edn | jsonl | porcupine-etcd | porcupine-kv (default: recognised from the file).
+        #[arg(long)]
+        format: Option<String>,
+        /// The value before any write, as EDN (`nil`, `""`, `0`); default: the model's, or the
+        /// format's (porcupine-kv: `""`).
+        #[arg(long)]
+        initial: Option<String>,
+        /// How a read of a key never written (or an empty dequeue) is written, as EDN;
+        /// default: the initial value (queue: nil).
+        #[arg(long)]
+        missing: Option<String>,
         /// Search step budget; exhausting it gives "unknown".
         #[arg(long, default_value_t = STEPS_MAX_DEFAULT)]
         steps_max: u64,
         /// Write a self-contained HTML view of the history and its verdict here.
         #[arg(long)]
         html: Option<PathBuf>,
+        /// Print the time spent reading and checking (wall and CPU) to stderr.
+        #[arg(long)]
+        timings: bool,
     },
 }
 
@@ -127,6 +145,8 @@ enum Command {
 enum Status {
     Passed,
     Failed,
+    /// A check could not decide (a linearizability search ran out of budget): exit 3.
+    Unknown,
     BadInput(String),
     /// Bad input whose message is already rendered (scenario errors, compiler style).
     BadInputRendered(String),
@@ -139,6 +159,7 @@ impl From<Status> for ExitCode {
         match status {
             Status::Passed => ExitCode::SUCCESS,
             Status::Failed => ExitCode::from(1),
+            Status::Unknown => ExitCode::from(3),
             Status::BadInput(message) => {
                 eprintln!("error: {message}");
                 ExitCode::from(2)
@@ -180,6 +201,7 @@ where
     // every one of them as well would bury the summary of a sweep where many seeds panic.
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        exit_quietly_if_output_closed(info);
         let on_seed_thread = std::thread::current()
             .name()
             .is_some_and(|name| name.starts_with(runner::SEED_THREAD_PREFIX));
@@ -206,11 +228,52 @@ where
         }
         Command::List { folder } => list::list(&registry, &folder).into(),
         Command::Merge { outputs, json } => merge::merge(&outputs, json).into(),
-        Command::CheckHistory { model, file, steps_max, html } => {
-            history::check_history(&model, &file, steps_max, html.as_deref()).into()
+        Command::CheckHistory {
+            model,
+            file,
+            format,
+            initial,
+            missing,
+            steps_max,
+            timings,
+            html,
+        } => {
+            let request = history::HistoryRequest {
+                model,
+                file,
+                format,
+                initial,
+                missing,
+                steps_max,
+                timings,
+                html,
+            };
+            history::check_history(&request).into()
         }
     }
 }
+
+/// A closed stdout (`orrery ... | head`) ends the process quietly, with the status of a process
+/// killed by SIGPIPE (128 + 13), as it ends `cat`. Rust ignores SIGPIPE, so a write to a closed
+/// pipe is an error, and `println!` turns that error into a panic with this message; the hook
+/// catches exactly that panic. SIGPIPE itself stays ignored on purpose: restoring its default
+/// would kill the process on any broken pipe or socket, such as a child process's stdin.
+fn exit_quietly_if_output_closed(info: &std::panic::PanicHookInfo<'_>) {
+    let payload = info.payload();
+    let message = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("");
+    let printing = message.starts_with("failed printing to stdout")
+        || message.starts_with("failed printing to stderr");
+    if printing && message.to_ascii_lowercase().contains("broken pipe") {
+        std::process::exit(CLOSED_OUTPUT_EXIT_CODE);
+    }
+}
+
+/// What a shell reports for a process killed by SIGPIPE.
+const CLOSED_OUTPUT_EXIT_CODE: i32 = 141;
 
 fn load(path: &Path, registry: &Registry) -> Result<Scenario, Status> {
     scenario::load(path, registry).map_err(|errors| Status::BadInputRendered(format!("{errors}\n")))

@@ -66,6 +66,12 @@ impl DiskTicket {
     pub fn id(self) -> u64 {
         self.0
     }
+
+    /// The ticket with this number, as a child process or another backing names it back
+    /// (a ticket the disk never issued matches no operation).
+    pub fn from_id(id: u64) -> DiskTicket {
+        DiskTicket(id)
+    }
 }
 
 /// What `Disk::submit` hands back: the world schedules the completion `latency` from now.

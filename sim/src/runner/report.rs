@@ -228,13 +228,14 @@ pub fn render_failure(
     replayer: &Replayer,
 ) -> String {
     let Some(failure) = &report.failure else { return String::new() };
+    // The whole message, indented: a linearizability failure's witness is several lines.
+    let message: String = failure.message.lines().map(|line| format!("  {line}\n")).collect();
     format!(
-        "ORRERY FAIL scenario={scenario} seed={} check={} kind={} vtime={}\n  {}\n  replay: {}\n",
+        "ORRERY FAIL scenario={scenario} seed={} check={} kind={} vtime={}\n{message}  replay: {}\n",
         report.seed,
         failure.check,
         failure.kind.name(),
         failure.vtime,
-        failure.message.lines().next().unwrap_or(""),
         replayer.seed_command(scenario_path, report.seed)
     )
 }

@@ -57,6 +57,8 @@ pub(crate) struct NodeFile {
     pub machine: Option<String>,
     pub rack: Option<String>,
     pub zone: Option<String>,
+    /// Run the node as a child process: `[program, args...]`.
+    pub command: Option<Spanned<Vec<String>>>,
 }
 
 /// Link settings. At the top of `network` they are the defaults and `links` holds

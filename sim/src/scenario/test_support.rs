@@ -57,7 +57,7 @@ topology:
     - {name: n1, role: replica, zone: a, rack: r1}
     - {name: n2, role: replica, zone: b, rack: r1}
     - {name: n3, role: replica, zone: b, machine: m3}
-    - {name: c0, role: client, zone: c}
+    - {name: c0, role: client, zone: c, command: [python3, "a \"quoted\" arg"]}
 network:
   latency: {kind: long_tail, min: 1ms, max: 3ms, slow_probability: 0.01, slow_min: 50ms, slow_max: 80ms}
   loss_probability: 0.001

@@ -45,6 +45,10 @@ pub fn plan_to_yaml(plan: &RunPlan) -> String {
                 fields.push((key, quote(value)));
             }
         }
+        if let Some(command) = &spec.command {
+            let words: Vec<String> = command.iter().map(|word| quote(word)).collect();
+            fields.push(("command", format!("[{}]", words.join(", "))));
+        }
         let _ = writeln!(out, "    - {}", flow(&fields));
     }
     let _ = writeln!(out, "network:");

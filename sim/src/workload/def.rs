@@ -11,9 +11,10 @@ use crate::harness::{build_world, Harness};
 use crate::id::NodeId;
 use crate::node::Process;
 use crate::scenario::RunPlan;
+use crate::subprocess::{BoxedCodec, SubprocessConfig, SubprocessNode};
 use crate::time::Instant;
 use crate::topology::{NodeSpec, Topology};
-use crate::wire::{Typed, Wire};
+use crate::wire::{Codec, Typed, Wire};
 use crate::world::Context;
 
 use super::check::{Agreement, Check, Run};
@@ -71,6 +72,7 @@ impl<P> RunInfo<P> {
 
 type Factory<M, P, W> =
     Arc<dyn Fn(&NodeInit<'_, P>) -> Box<dyn Process<M, Context<M, W>>> + Send + Sync>;
+type CodecFactory<M> = Arc<dyn Fn() -> BoxedCodec<M> + Send + Sync>;
 type Validator<P> = Arc<dyn Fn(&P, &Topology) -> Result<(), String> + Send + Sync>;
 type SometimesPredicate<M, P, W> = Arc<dyn Fn(&Run<'_, M, P, W>) -> bool + Send + Sync>;
 
@@ -86,6 +88,8 @@ pub struct WorkloadDef<M, P: Params = (), W: Wire<M> = Typed> {
     sometimes: Vec<(&'static str, SometimesPredicate<M, P, W>)>,
     validators: Vec<Validator<P>>,
     required_roles: Vec<&'static str>,
+    codec: Option<CodecFactory<M>>,
+    subprocess: SubprocessConfig,
 }
 
 impl<M: Clone + Debug + 'static, P: Params> WorkloadDef<M, P, Typed> {
@@ -112,6 +116,8 @@ impl<M: Debug + 'static, P: Params, W: Wire<M> + Send> WorkloadDef<M, P, W> {
             sometimes: Vec::new(),
             validators: Vec::new(),
             required_roles: Vec::new(),
+            codec: None,
+            subprocess: SubprocessConfig::default(),
         }
     }
 
@@ -219,6 +225,21 @@ impl<M: Debug + 'static, P: Params, W: Wire<M> + Send> WorkloadDef<M, P, W> {
         self
     }
 
+    /// How messages become bytes for nodes that run as child processes: a topology node
+    /// with a `command` then runs it (see `subprocess`) instead of its role's factory.
+    /// Without a codec, a node with a `command` is a load error.
+    pub fn codec<C: Codec<Message = M> + Clone + Send + Sync>(mut self, codec: C) -> Self {
+        self.codec = Some(Arc::new(move || Box::new(codec.clone())));
+        self
+    }
+
+    /// The limits of child-process nodes (step timeout, frame size, stderr lines); default
+    /// `SubprocessConfig::default()`.
+    pub fn subprocess_config(mut self, config: SubprocessConfig) -> Self {
+        self.subprocess = config;
+        self
+    }
+
     fn factory_for(&self, role: &str) -> Option<&Factory<M, P, W>> {
         let exact = self.roles.iter().find(|(name, _)| *name == role);
         exact.or_else(|| self.roles.iter().find(|(name, _)| *name == "*")).map(|(_, f)| f)
@@ -262,10 +283,22 @@ impl<M: Debug + 'static, P: Params, W: Wire<M> + Send> Workload for WorkloadDef<
                 });
             }
         }
+        for spec in topology.nodes().filter_map(|node| topology.node(node)) {
+            if spec.command.is_some() && self.codec.is_none() {
+                problems.push(SetupProblem {
+                    param: None,
+                    message: format!(
+                        "node `{}` names a `command`, but workload `{}` declares no codec \
+                         for child processes",
+                        spec.name, self.name
+                    ),
+                });
+            }
+        }
         let unmatched: BTreeSet<String> = topology
             .nodes()
             .filter_map(|node| topology.node(node))
-            .filter(|spec| self.factory_for(&spec.role).is_none())
+            .filter(|spec| spec.command.is_none() && self.factory_for(&spec.role).is_none())
             .map(|spec| spec.role.clone())
             .collect();
         for role in unmatched {
@@ -297,6 +330,14 @@ impl<M: Debug + 'static, P: Params, W: Wire<M> + Send> Workload for WorkloadDef<
         let params = Arc::new(P::from_map(setup.params)?);
         let topology = Arc::new(plan.topology.clone());
         let world = build_world::<M, W>(plan, setup, (self.wire)(), |spec| {
+            if let (Some(command), Some(codec)) = (&spec.command, &self.codec) {
+                let (command, codec, config) =
+                    (Arc::<[String]>::from(command.as_slice()), codec.clone(), self.subprocess);
+                let spec = spec.clone();
+                return Some(Box::new(move |_node| {
+                    Box::new(SubprocessNode::new(command.clone(), codec(), config, &spec))
+                }));
+            }
             let factory = self.factory_for(&spec.role)?.clone();
             let (params, topology, spec) = (params.clone(), topology.clone(), spec.clone());
             Some(Box::new(move |node| {

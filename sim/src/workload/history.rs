@@ -22,9 +22,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::check::{
-    check_history, Completion, Function, History, ModelName, OperationRef, Verdict,
-};
+use crate::check::{check_history, Completion, Function, History, ModelName, OperationRef};
 use crate::node::NodeApi;
 use crate::observation::Observation;
 use crate::trace::{OwnedValue, Value};
@@ -192,11 +190,7 @@ impl<M, P, W: Wire<M>> CheckLogic<M, P, W> for HistoryCheck {
                 "the history does not fit the {} model: {error}",
                 self.model
             )),
-            Ok(report) => match report.verdict {
-                Verdict::Linearizable => CheckResult::Pass,
-                Verdict::NotLinearizable(_) => CheckResult::Fail(report.to_string()),
-                Verdict::Unknown { .. } => CheckResult::Unknown(report.to_string()),
-            },
+            Ok(report) => report.check_result(),
         }
     }
 }

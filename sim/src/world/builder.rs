@@ -228,6 +228,6 @@ impl<M: Debug + 'static, W: Wire<M>> WorldBuilder<M, W> {
 }
 
 /// A node's application stream for one incarnation: `node.app[node, incarnation]`.
-pub(super) fn app_stream(seed: u64, node: usize, incarnation: u32) -> Stream {
+pub(crate) fn app_stream(seed: u64, node: usize, incarnation: u32) -> Stream {
     Stream::with_parts(seed, "node.app", &[node as u64, u64::from(incarnation)])
 }

@@ -47,6 +47,25 @@ impl<M: Debug + 'static, W: Wire<M>> Context<M, W> {
         self.core.hold_role(node, Cow::Owned(role), held);
     }
 
+    /// Declares a sometimes-point whose label is not a static string (see `sometimes`).
+    pub fn sometimes_owned(&mut self, condition: bool, label: &str) {
+        let node = self.node();
+        if self.core.halted(node) {
+            return;
+        }
+        self.core.coverage.sometimes(label, condition);
+    }
+
+    /// The run's seed (a child process derives its random stream from it).
+    pub(crate) fn seed(&self) -> u64 {
+        self.core.seed
+    }
+
+    /// The id the next timer set in this run gets: timers are numbered in the order set.
+    pub(crate) fn timer_next(&self) -> u64 {
+        self.core.next_timer
+    }
+
     /// Records an observation whose kind and field names are not static strings (nodes
     /// outside Rust, such as child processes, name their own).
     pub fn observe_owned(&mut self, kind: String, fields: &[(&str, Value<'_>)]) {

@@ -28,6 +28,7 @@ use crate::topology::Topology;
 use crate::trace::{Kind, Trace, Value};
 use crate::wire::{Typed, Wire};
 
+pub(crate) use builder::app_stream;
 pub use builder::WorldBuilder;
 pub use context::{AppDisk, Context, Endpoint};
 pub use control::Control;

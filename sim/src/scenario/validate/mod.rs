@@ -364,6 +364,14 @@ impl Validator<'_, '_> {
                     spec.machine = node.machine.clone();
                     spec.rack = node.rack.clone();
                     spec.zone = node.zone.clone();
+                    if let Some(command) = &node.command {
+                        if command.value.first().is_none_or(|program| program.is_empty()) {
+                            let message = "`command` names no program".to_string();
+                            let expected = "expected `[program, args...]`";
+                            self.error(ErrorKind::Value, &command.referenced, message, expected);
+                        }
+                        spec.command = Some(command.value.clone());
+                    }
                     topology.add_node(spec);
                 }
             }

@@ -9,7 +9,11 @@
 //!   accepted, and the two must agree per (client, request id).
 //! - `clients_progress` (liveness): after the network heals, every client gets a reply again.
 //! - `corrupt_replies` (planted bug): servers add one to the value of every 50th reply.
+//! - Messages have a byte encoding (`codec`), so servers can run as child processes.
 
+mod codec;
+
+pub use codec::EchoCodec;
 use orrery_sim::workload::{Agreement, WorkloadDef};
 use orrery_sim::{ms, Duration, Instant, NodeApi, NodeId, Params, Process, TimerId};
 
@@ -34,6 +38,13 @@ pub struct Server {
     corrupt_replies: bool,
 }
 
+impl Server {
+    /// A server that has sent no reply yet.
+    pub fn new(corrupt_replies: bool) -> Server {
+        Server { replies: 0, corrupt_replies }
+    }
+}
+
 impl<N: NodeApi<Message>> Process<Message, N> for Server {
     fn on_message(&mut self, node: &mut N, from: NodeId, message: Message) {
         if let Message::Request { id, value } = message {
@@ -52,6 +63,13 @@ pub struct Client {
     interval: Duration,
     next_id: u64,
     pub last_reply_at: Option<Instant>,
+}
+
+impl Client {
+    /// A client of `servers` sending a request every `interval`.
+    pub fn new(servers: Vec<NodeId>, interval: Duration) -> Client {
+        Client { servers, interval, ..Client::default() }
+    }
 }
 
 fn observe_echo<N: NodeApi<Message>>(node: &mut N, id: u64, server: NodeId, value: u64) {
@@ -85,12 +103,9 @@ impl<N: NodeApi<Message>> Process<Message, N> for Client {
 pub fn echo() -> WorkloadDef<Message, EchoParams> {
     WorkloadDef::<Message, EchoParams>::new("echo", "clients send requests; servers echo them")
         .requires_role("server")
-        .role("server", |init| Server { replies: 0, corrupt_replies: init.params.corrupt_replies })
-        .role("*", |init| Client {
-            servers: init.nodes_with_role("server"),
-            interval: init.params.interval,
-            ..Client::default()
-        })
+        .codec(EchoCodec)
+        .role("server", |init| Server::new(init.params.corrupt_replies))
+        .role("*", |init| Client::new(init.nodes_with_role("server"), init.params.interval))
         .agreement(
             "replies_match",
             "every accepted reply echoes the request the client sent to that server",
