@@ -109,6 +109,10 @@ enum Command {
         /// Print the merged result as JSON lines (seed records, then a summary).
         #[arg(long, env = "ORRERY_JSON")]
         json: bool,
+        /// Write the merged figures to this new file in the Prometheus text format, as one
+        /// unsharded run's `--metrics` would (wall time: the sum of the outputs').
+        #[arg(long)]
+        metrics: Option<PathBuf>,
     },
     /// Check a history (Jepsen EDN, JSON lines, porcupine's formats) for linearizability.
     /// Exit code 0 linearizable, 1 not, 3 unknown (the step budget ran out), 2 bad input.
@@ -227,7 +231,9 @@ where
             trace::diff(&targets, seeds.as_deref(), &filter, context, &registry).into()
         }
         Command::List { folder } => list::list(&registry, &folder).into(),
-        Command::Merge { outputs, json } => merge::merge(&outputs, json).into(),
+        Command::Merge { outputs, json, metrics } => {
+            merge::merge(&outputs, json, metrics.as_deref()).into()
+        }
         Command::CheckHistory {
             model,
             file,
