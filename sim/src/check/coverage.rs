@@ -217,3 +217,49 @@ pub fn fault_effects(
         .map(|(_, family, label, effects)| FaultEffects { family, label, effects })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{parse, test_support::registry};
+
+    fn plan(faults: &str, extra: &str) -> RunPlan {
+        let text = format!(
+            "name: t\ntopology: {{count: 3}}\nworkload: {{name: kv}}\n{extra}\nfaults: [{faults}]\n\
+             phases: {{chaos: 1s}}\nchecks: [agreement]\n"
+        );
+        let scenario = parse("t.yaml", text.as_bytes(), &registry())
+            .unwrap_or_else(|errors| panic!("{errors}"));
+        scenario.sample(0)
+    }
+
+    fn families(effects: &[FaultEffects]) -> Vec<(&'static str, u64)> {
+        effects.iter().map(|family| (family.family, family.effects)).collect()
+    }
+
+    // Proves every way a scenario configures a crash, a pause or a partition declares its
+    // family (a restart, a role-holder target, a trigger), each family counts its effects
+    // from the run's statistics, and a family with none is declared at 0 (its point is then
+    // not reached), while an unconfigured family is left out.
+    #[test]
+    fn configured_families_count_their_effects() {
+        let mut net = NetStats::default();
+        net.total.dropped[DropCause::Partition as usize] = 4;
+        let disk = DiskStats { operations: 1, crashes: 2, ..DiskStats::default() };
+        // A crash of a node that used its disk declares what a crash does to unsynced writes.
+        let crashed = [("crash", 2), ("unsynced_writes_lost", 0)];
+        let restart = plan("{at: 10ms, kind: restart, node: n1}", "");
+        assert_eq!(families(&fault_effects(&restart, &net, &disk, 0)), crashed);
+        let holder = plan("{at: 10ms, kind: crash, node: {holding: leader}}", "");
+        assert_eq!(families(&fault_effects(&holder, &net, &disk, 0)), crashed);
+        let triggered = "{on: {event: voted}, kind: partition, isolate: n0, duration: 5ms}";
+        let trigger = plan(triggered, "");
+        assert_eq!(families(&fault_effects(&trigger, &net, &disk, 0)), [("partition", 4)]);
+        let paused = plan("{at: 10ms, kind: pause, node: n2}", "network: {loss_probability: 0.1}");
+        assert_eq!(families(&fault_effects(&paused, &net, &disk, 3)), [("loss", 0), ("pause", 3)]);
+        let coverage = fault_coverage(&paused, &net, &disk, 3);
+        let points: Vec<(&str, bool)> = coverage.points().collect();
+        assert_eq!(points, [("fault: a node paused", true), ("fault: a packet lost", false)]);
+        assert!(fault_effects(&plan("", ""), &net, &disk, 0).is_empty(), "nothing configured");
+    }
+}
