@@ -229,7 +229,7 @@ pub fn stream_backpressure() -> WorkloadDef<Message, StreamParams> {
     .check(Check::with_logic(
         "acknowledged_not_lost",
         CheckKind::Invariant,
-        "the sender stops resending an item only once the receiver holds it",
+        "the sender stops resending an item only once the receiver holds it; none is skipped",
         |_| Custody::default(),
     ))
     .check(Check::with_logic(
