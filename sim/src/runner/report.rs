@@ -119,7 +119,12 @@ impl Summary {
         }
         self.coverage.add(report.coverage.iter().map(|(l, r)| (l.as_str(), *r)));
         for (family, effects) in &report.fault_effects {
-            *self.fault_effects.entry(family.clone()).or_default() += effects;
+            match self.fault_effects.get_mut(family) {
+                Some(total) => *total += effects,
+                None => {
+                    self.fault_effects.insert(family.clone(), *effects);
+                }
+            }
         }
         for (check, _) in &report.unknown {
             self.unknown.entry(check.clone()).or_default().add(report.seed);

@@ -50,7 +50,8 @@
 //! - `promote_without_fencing`: the standby promotes itself in the ballot it already
 //!   promised, the old primary's; when a partition cuts the two apart, both accept writes in
 //!   one ballot, and after the heal each takes the other's entries as its own:
-//!   `single_primary` (and often `promoted_state_exact`).
+//!   `single_primary` (a new primary acknowledging in the old one's ballot, or both
+//!   acknowledging at once), in a few seeds `promoted_state_exact` first (divergent logs).
 //! - `ack_before_standby`: the primary acknowledges a write once it is on its own disk, though
 //!   the mode promises both; a crash of the primary or a partition before the standby has it,
 //!   then a promotion, loses it: `promoted_state_exact`.
