@@ -240,3 +240,62 @@ fn bad_input_exits_two() {
         assert!(!text(&output).contains("panicked"), "{args:?}");
     }
 }
+
+// Proves `--param` and `--set` change a scenario from the command line: the planted bug
+// switched on by `--param` fails with a replay command that carries the override and really
+// replays the failure, `trace` and `replay` take the same flags, a misspelt parameter or a
+// bad value is exit 2 naming the override and what was expected, and a trace file refuses them.
+#[test]
+fn param_and_set_override_a_scenario_from_the_command_line() {
+    let out = std::env::temp_dir().join(format!("orrery-cli-override-{}", std::process::id()));
+    let out = out.display().to_string();
+    let scenario = "scenarios/smoke/echo.yaml";
+    let bug = ["--param", "corrupt_replies=true"];
+    let output = orrery(&[&["run", scenario, "--seeds", "0..2", "--out", &out][..], &bug].concat());
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let all = text(&output);
+    let replay = hint(&all, "replay: ");
+    assert!(replay.ends_with("--seed 0 --param corrupt_replies=true"), "{replay}");
+    let first_line = all.lines().find(|l| l.starts_with("ORRERY FAIL")).unwrap_or_default();
+    let replayed = shell(replay);
+    assert_eq!(replayed.status.code(), Some(1), "{}", text(&replayed));
+    assert!(text(&replayed).contains(first_line), "{}", text(&replayed));
+    // Without the override the same seeds pass: the flag, not the file, planted the bug.
+    let clean = orrery(&["run", scenario, "--seeds", "0..2", "--out", &out]);
+    assert_eq!(clean.status.code(), Some(0), "{}", text(&clean));
+
+    let shorter = orrery(&["trace", scenario, "--seed", "0", "--set", "phases.chaos=4s"]);
+    assert_eq!(shorter.status.code(), Some(0), "{}", text(&shorter));
+    assert!(text(&shorter).contains("phase name=heal"), "{}", text(&shorter));
+    assert!(text(&shorter).lines().any(|l| l.starts_with("4.000000000") && l.contains("phase")));
+
+    for (args, said) in [
+        (vec!["run", scenario, "--param", "corrupt_replie=true"], "expected one of interval"),
+        (vec!["run", scenario, "--set", "phases.chaos=nope"], "--set phases.chaos=nope"),
+        (vec!["run", scenario, "--param", "no-equals-sign"], "--param"),
+        (vec!["replay", scenario, "--seed", "0", "--set", "topology.count=x"], "topology"),
+    ] {
+        let output = orrery(&args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}:\n{}", text(&output));
+        assert!(text(&output).contains(said), "{args:?}:\n{}", text(&output));
+        assert!(!text(&output).contains("panicked"), "{args:?}");
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+// Proves a workload that cannot be set up from the scenario (echo without a `server` node)
+// is a load error, exit 2, naming what is missing, never a sweep of failed seeds.
+#[test]
+fn a_workload_setup_problem_is_a_load_error() {
+    let dir = std::env::temp_dir().join(format!("orrery-cli-setup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("no-server.yaml");
+    let yaml = "name: no-server\ntopology:\n  nodes:\n    - { name: c0, role: client }\n\
+                workload: {name: echo}\nphases: {chaos: 1s}\nseeds: 0..10\n";
+    std::fs::write(&path, yaml).unwrap();
+    let output = orrery(&["run", &path.display().to_string(), "--out", &dir.display().to_string()]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(text(&output).contains("server"), "{}", text(&output));
+    assert!(!text(&output).contains("ORRERY FAIL"), "{}", text(&output));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -159,6 +159,9 @@ fn metrics_parse_and_match_the_json_summary() {
         assert_eq!(get("orrery_seeds_total", &[("result", "passed")]), number("passed"));
         assert_eq!(get("orrery_seeds_total", &[("result", "failed")]), number("failed"));
         assert_eq!(get("orrery_events_total", &[]), number("events"));
+        let checked = number("determinism_checked");
+        assert!(checked >= 1.0, "seed 0 is always run twice");
+        assert_eq!(get("orrery_seeds_determinism_checked_total", &[]), checked);
         assert!((get("orrery_virtual_seconds_total", &[]) - number("vtime_s")).abs() < 1e-6);
         assert!((get("orrery_wall_seconds_total", &[]) - number("wall_s")).abs() < 1e-6);
         assert_eq!(get("orrery_seeds_planned", &[]), number("seeds_planned"));
@@ -353,6 +356,7 @@ fn escaped_labels_read_back_intact() {
         stats: String::new(),
         coverage: vec![(tricky.to_string(), true)],
         fault_effects: Vec::new(),
+        determinism_checked: false,
     };
     let summary = Summary::of("s", &[report], 0.0);
     let scope = SweepScope {

@@ -14,6 +14,7 @@ use clap::builder::BoolishValueParser;
 use clap::parser::ValueSource;
 use clap::ArgMatches;
 
+use crate::scenario::Override;
 use crate::topology::Topology;
 use crate::trace::Filter;
 
@@ -59,6 +60,8 @@ pub(super) struct RunArgs {
     /// file): only the seeds it has not recorded run; the summary is the whole sweep's.
     #[arg(long, env = "ORRERY_RESUME")]
     pub(super) resume: Option<PathBuf>,
+    #[command(flatten)]
+    pub(super) overrides: OverrideArgs,
 }
 
 /// Where a value came from, for precedence and for error messages.
@@ -139,6 +142,38 @@ fn single(seed: u64) -> Result<Range<u64>, String> {
         )
     })?;
     Ok(seed..end)
+}
+
+/// `--param KEY=VALUE` and `--set PATH=VALUE`: a scenario changed from the command line
+/// without editing it (every `--param` in order, then every `--set`; a later one wins).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub(super) struct OverrideArgs {
+    /// Set a workload parameter: `--param bug=early-ack` (repeatable).
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    pub(super) params: Vec<String>,
+    /// Set any scenario key, the path dot-separated and the value YAML:
+    /// `--set phases.chaos=5s`, `--set network.loss_probability=0.1` (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub(super) sets: Vec<String>,
+}
+
+impl OverrideArgs {
+    /// The overrides, in the order they apply.
+    pub(super) fn parse(&self) -> Result<Vec<Override>, String> {
+        let params = self.params.iter().map(|text| Override::param(text));
+        params.chain(self.sets.iter().map(|text| Override::set(text))).collect()
+    }
+
+    /// The overrides as command-line words, for a replay command.
+    pub(super) fn words(&self) -> Vec<String> {
+        let params = self.params.iter().flat_map(|text| ["--param".to_string(), text.clone()]);
+        params.chain(self.sets.iter().flat_map(|t| ["--set".to_string(), t.clone()])).collect()
+    }
+
+    /// Whether any override was given.
+    pub(super) fn is_empty(&self) -> bool {
+        self.params.is_empty() && self.sets.is_empty()
+    }
 }
 
 /// Which events `trace` and `diff` look at; see `trace::Filter`.

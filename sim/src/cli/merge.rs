@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::runner::{self, json_line, json_summary, render_failure, render_summary};
 use crate::runner::{SweepScope, SweepStatus};
 
+use super::args::OverrideArgs;
 use super::run::{write_metrics, Swept};
 use super::{replayer, Status};
 
@@ -39,7 +40,7 @@ pub(super) fn merge(paths: &[PathBuf], json: bool, metrics: Option<&Path>) -> St
             return Status::BadInputRendered(lines.concat());
         }
     };
-    let replayer = replayer();
+    let replayer = replayer(&OverrideArgs::default());
     let out = std::io::stdout();
     let mut out = out.lock();
     let mut status = Status::Passed;

@@ -29,7 +29,7 @@ use crate::scenario::{self, Scenario};
 use crate::workload::Registry;
 
 pub use args::{parse_boolish, parse_seed_range, parse_shard};
-use args::{shard_from_environment, FilterArgs, RunArgs};
+use args::{shard_from_environment, FilterArgs, OverrideArgs, RunArgs};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -56,6 +56,8 @@ enum Command {
         /// Write the trace here instead of stdout.
         #[arg(long)]
         trace: Option<PathBuf>,
+        #[command(flatten)]
+        overrides: OverrideArgs,
     },
     /// Print one seed's trace, filtered, as text or JSON lines, or export it as a timeline.
     Trace {
@@ -79,6 +81,8 @@ enum Command {
         /// Write a self-contained HTML space-time view here (opens offline, from file://).
         #[arg(long)]
         html: Option<PathBuf>,
+        #[command(flatten)]
+        overrides: OverrideArgs,
     },
     /// Show where two traces first diverge, with context, and how the rest differs.
     /// Exit code 0 if they are the same, 1 if they differ.
@@ -94,6 +98,8 @@ enum Command {
         /// Events of context shown around the first divergence.
         #[arg(long, default_value_t = 3)]
         context: usize,
+        #[command(flatten)]
+        overrides: OverrideArgs,
     },
     /// List workloads with their parameters and checks, and the scenarios under a folder.
     List {
@@ -216,19 +222,19 @@ where
     let registry = Arc::new(registry);
     match cli.command {
         Command::Run(args) => run::run(&args, matches.subcommand_matches("run"), &registry).into(),
-        Command::Replay { target, seed, trace } => {
+        Command::Replay { target, seed, trace, overrides } => {
             let seed_is_explicit = matches
                 .subcommand_matches("replay")
                 .and_then(|m| m.value_source("seed"))
                 .is_some_and(|source| source == clap::parser::ValueSource::CommandLine);
-            trace::replay(&target, seed, seed_is_explicit, trace, &registry).into()
+            trace::replay(&target, seed, seed_is_explicit, trace, &overrides, &registry).into()
         }
-        Command::Trace { target, seed, filter, json, out, perfetto, html } => {
+        Command::Trace { target, seed, filter, json, out, perfetto, html, overrides } => {
             let outputs = trace::TraceOutputs { json, out, perfetto, html };
-            trace::trace(&target, seed, &filter, &outputs, &registry).into()
+            trace::trace(&target, seed, &filter, &outputs, &overrides, &registry).into()
         }
-        Command::Diff { targets, seeds, filter, context } => {
-            trace::diff(&targets, seeds.as_deref(), &filter, context, &registry).into()
+        Command::Diff { targets, seeds, filter, context, overrides } => {
+            trace::diff(&targets, seeds.as_deref(), &filter, context, &overrides, &registry).into()
         }
         Command::List { folder } => list::list(&registry, &folder).into(),
         Command::Merge { outputs, json, metrics } => {
@@ -281,8 +287,11 @@ fn exit_quietly_if_output_closed(info: &std::panic::PanicHookInfo<'_>) {
 /// What a shell reports for a process killed by SIGPIPE.
 const CLOSED_OUTPUT_EXIT_CODE: i32 = 141;
 
-fn load(path: &Path, registry: &Registry) -> Result<Scenario, Status> {
-    scenario::load(path, registry).map_err(|errors| Status::BadInputRendered(format!("{errors}\n")))
+/// Loads a scenario with the command line's `--param`/`--set` laid over it.
+fn load(path: &Path, registry: &Registry, overrides: &OverrideArgs) -> Result<Scenario, Status> {
+    let overrides = overrides.parse().map_err(Status::BadInput)?;
+    scenario::load_with(path, registry, &overrides)
+        .map_err(|errors| Status::BadInputRendered(format!("{errors}\n")))
 }
 
 /// Writes a file that must not exist yet: nothing a user produced is overwritten silently.
@@ -299,12 +308,13 @@ fn scenario_path(target: &Path) -> PathBuf {
     }
 }
 
-/// How failures printed by this binary are replayed: by this binary, wherever it is.
-fn replayer() -> runner::Replayer {
+/// How failures printed by this binary are replayed: by this binary, wherever it is, with
+/// the overrides the scenario was loaded with.
+fn replayer(overrides: &OverrideArgs) -> runner::Replayer {
     let program = std::env::current_exe()
         .map(|path| path.display().to_string())
         .unwrap_or_else(|_| "orrery".to_string());
-    runner::Replayer::Program(program)
+    runner::Replayer::Program { program, overrides: overrides.words() }
 }
 
 /// One seed run with its full trace recorded.

@@ -48,7 +48,7 @@ pub(super) fn run(
     matches: Option<&ArgMatches>,
     registry: &Arc<Registry>,
 ) -> Status {
-    let replayer = replayer();
+    let replayer = replayer(&args.overrides);
     let (prepared, options, out) = match prepare(args, matches, registry) {
         Ok(ready) => ready,
         Err(status) => return status,
@@ -180,8 +180,13 @@ fn prepare(
     }
     let mut prepared: Vec<Prepared> = Vec::new();
     for path in &args.scenarios {
-        let scenario = load(path, registry)?;
-        let bytes = std::fs::read(path).map_err(|e| bad(format!("{}: {e}", path.display())))?;
+        let scenario = load(path, registry, &args.overrides)?;
+        let mut bytes = std::fs::read(path).map_err(|e| bad(format!("{}: {e}", path.display())))?;
+        // A journal belongs to the scenario as run: its overrides are part of what it is.
+        for word in args.overrides.words() {
+            bytes.push(0);
+            bytes.extend_from_slice(word.as_bytes());
+        }
         let digest = digest(&bytes);
         let path_text = path.display().to_string();
         let mut range = chosen.as_ref().map(|(range, ..)| range.clone());
@@ -615,7 +620,7 @@ impl SweepObserver for RunSink<'_> {
 /// The program a replayer runs.
 fn program_path(replayer: &Replayer) -> String {
     match replayer {
-        Replayer::Program(program) => program.clone(),
+        Replayer::Program { program, .. } => program.clone(),
         Replayer::Test(command) => command.clone(),
     }
 }

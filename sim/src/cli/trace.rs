@@ -9,7 +9,7 @@ use crate::trace::{self as traces, TraceFile, TraceStream};
 use crate::view::{self, SpaceTime};
 use crate::workload::Registry;
 
-use super::args::FilterArgs;
+use super::args::{FilterArgs, OverrideArgs};
 use super::{load, replayer, run_recorded, scenario_path, write_new_file, Status};
 
 /// A trace, and when it was recorded here, the plan it ran and how it failed.
@@ -21,7 +21,12 @@ struct Loaded {
 
 /// A trace read from a trace file (text or JSON lines), or recorded by running one seed of a
 /// scenario file or capsule directory (default: its first seed).
-fn load_trace(target: &Path, seed: Option<u64>, registry: &Registry) -> Result<Loaded, Status> {
+fn load_trace(
+    target: &Path,
+    seed: Option<u64>,
+    overrides: &OverrideArgs,
+    registry: &Registry,
+) -> Result<Loaded, Status> {
     let is_scenario =
         target.is_dir() || target.extension().is_some_and(|e| e == "yaml" || e == "yml");
     if !is_scenario {
@@ -30,13 +35,18 @@ fn load_trace(target: &Path, seed: Option<u64>, registry: &Registry) -> Result<L
                 format!("{}: a seed applies to a scenario, not a trace", target.display());
             return Err(Status::BadInput(message));
         }
+        if !overrides.is_empty() {
+            let message =
+                format!("{}: --param and --set apply to a scenario, not a trace", target.display());
+            return Err(Status::BadInput(message));
+        }
         let text = std::fs::read_to_string(target)
             .map_err(|error| Status::BadInput(format!("{}: {error}", target.display())))?;
         return TraceFile::parse(&text)
             .map(|file| Loaded { file, plan: None, failure: None })
             .map_err(|error| Status::BadInput(format!("{}: {error}", target.display())));
     }
-    let scenario = load(&scenario_path(target), registry)?;
+    let scenario = load(&scenario_path(target), registry, overrides)?;
     let plan = scenario.sample(seed.unwrap_or(scenario.default_seeds().start));
     let (report, trace) = run_recorded(&plan, registry);
     Ok(Loaded { file: TraceFile::of_run(&plan, trace), plan: Some(plan), failure: report.failure })
@@ -55,9 +65,10 @@ pub(super) fn trace(
     seed: Option<u64>,
     filter: &FilterArgs,
     outputs: &TraceOutputs,
+    overrides: &OverrideArgs,
     registry: &Registry,
 ) -> Status {
-    let loaded = match load_trace(target, seed, registry) {
+    let loaded = match load_trace(target, seed, overrides, registry) {
         Ok(loaded) => loaded,
         Err(status) => return status,
     };
@@ -110,6 +121,7 @@ pub(super) fn diff(
     seeds: Option<&[u64]>,
     filter: &FilterArgs,
     context: usize,
+    overrides: &OverrideArgs,
     registry: &Registry,
 ) -> Status {
     let sides = match (targets, seeds) {
@@ -122,7 +134,7 @@ pub(super) fn diff(
     };
     let mut loaded = Vec::with_capacity(2);
     for (target, seed) in sides {
-        match load_trace(target, seed, registry) {
+        match load_trace(target, seed, overrides, registry) {
             Ok(side) => loaded.push(side),
             Err(status) => return status,
         }
@@ -147,10 +159,11 @@ pub(super) fn replay(
     seed: Option<u64>,
     seed_is_explicit: bool,
     trace: Option<PathBuf>,
+    overrides: &OverrideArgs,
     registry: &Registry,
 ) -> Status {
     let scenario_path = scenario_path(target);
-    let scenario = match load(&scenario_path, registry) {
+    let scenario = match load(&scenario_path, registry, overrides) {
         Ok(scenario) => scenario,
         Err(status) => return status,
     };
@@ -200,7 +213,7 @@ pub(super) fn replay(
     match &report.failure {
         Some(_) => {
             let path = scenario_path.display().to_string();
-            print!("{}", render_failure(scenario.name(), &path, &report, &replayer()));
+            print!("{}", render_failure(scenario.name(), &path, &report, &replayer(overrides)));
             Status::Failed
         }
         None => {

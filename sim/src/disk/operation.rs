@@ -62,6 +62,12 @@ pub enum DiskOutput {
 pub struct DiskTicket(pub(super) u64);
 
 impl DiskTicket {
+    /// The ticket numbered `id`, for a `Storage` outside the simulator (a production
+    /// runtime's real directory), which numbers its own submissions.
+    pub fn new(id: u64) -> DiskTicket {
+        DiskTicket(id)
+    }
+
     /// The ticket's number, unique within the disk (for traces).
     pub fn id(self) -> u64 {
         self.0

@@ -355,6 +355,7 @@ mod tests {
             stats: String::new(),
             coverage: Vec::new(),
             fault_effects: vec![("loss".to_string(), seed)],
+            determinism_checked: false,
         }
     }
 

@@ -121,6 +121,12 @@ const FAMILIES: &[Family] = &[
         },
     },
     Family {
+        name: "orrery_seeds_determinism_checked_total",
+        kind: "counter",
+        help: "Seeds run twice to compare their fingerprints (seed 0 and one in 64, or every seed under --check-determinism); a mismatch is a nondeterminism failure.",
+        samples: |m| one(m.summary.determinism_checked as f64),
+    },
+    Family {
         name: "orrery_events_total",
         kind: "counter",
         help: "Events simulated over every seed.",
@@ -254,6 +260,7 @@ mod tests {
             stats: String::new(),
             coverage: vec![("a \"quoted\" point\\".to_string(), seed == 1)],
             fault_effects: vec![("loss".to_string(), seed * 2), ("pause".to_string(), 0)],
+            determinism_checked: seed == 0,
         }
     }
 
@@ -286,6 +293,7 @@ mod tests {
             format!(r#"orrery_seeds_total{{{labels},result="failed"}} 1"#),
             format!(r#"orrery_seed_failures_total{{{labels},check="progress",kind="liveness"}} 1"#),
             format!("orrery_events_total{{{labels}}} 303"),
+            format!("orrery_seeds_determinism_checked_total{{{labels}}} 1"),
             format!("orrery_virtual_seconds_total{{{labels}}} 4.5"),
             format!("orrery_wall_seconds_total{{{labels}}} 0.25"),
             format!(r#"orrery_fault_effects_total{{{labels},family="loss"}} 6"#),

@@ -122,6 +122,8 @@ pub struct SeedReport {
     /// Every fault family the plan configures, with how many times it had an effect
     /// (`check::fault_effects`): (family, effects).
     pub fault_effects: Vec<(String, u64)>,
+    /// The seed was run twice and both runs agreed (or the disagreement is its failure).
+    pub determinism_checked: bool,
 }
 
 impl SeedReport {
@@ -137,6 +139,7 @@ impl SeedReport {
             stats: String::new(),
             coverage: Vec::new(),
             fault_effects: Vec::new(),
+            determinism_checked: false,
         }
     }
 
@@ -293,6 +296,7 @@ pub fn run_plan_controlled(
         stats,
         coverage,
         fault_effects,
+        determinism_checked: false,
     };
     match result {
         Ok(Ok(unknown)) => report.unknown = unknown,
@@ -495,8 +499,23 @@ pub(crate) fn run_watched(
             RunEnd::Stopped { .. } => None,
         }
     };
-    let result = if check_determinism { checked(run, options) } else { run(options) };
-    result.map(|(report, _)| report)
+    let check = check_determinism || sampled_for_determinism(plan.seed);
+    let result = if check { checked(run, options) } else { run(options) };
+    result.map(|(report, _)| SeedReport { determinism_checked: check, ..report })
+}
+
+/// One seed in `DETERMINISM_SAMPLE` of every sweep is run twice even without
+/// `--check-determinism`, chosen by a hash of the seed alone, so the same seeds are sampled
+/// whatever the shard, the thread count, the order, or how often the sweep was resumed.
+pub const DETERMINISM_SAMPLE: u64 = 64;
+
+/// Whether `seed` is one of the sampled seeds (seed 0 always is, so a one-seed run of the
+/// first seed checks too).
+pub fn sampled_for_determinism(seed: u64) -> bool {
+    let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    seed == 0 || (z ^ (z >> 31)).is_multiple_of(DETERMINISM_SAMPLE)
 }
 
 /// The determinism check over any way of running the seed (`None`: the run was stopped).

@@ -199,5 +199,9 @@ fn parse_seed(record: &Value) -> Result<SeedReport, String> {
         stats: String::new(),
         coverage,
         fault_effects,
+        determinism_checked: record
+            .get("determinism_checked")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
     })
 }

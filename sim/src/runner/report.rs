@@ -76,6 +76,9 @@ pub struct Summary {
     pub fault_effects: BTreeMap<String, u64>,
     /// Of `seeds_run`, how many were read back from a journal instead of run by this process.
     pub seeds_resumed: u64,
+    /// Of `seeds_run`, how many were run twice and compared (all of them under
+    /// `--check-determinism`, a sample otherwise).
+    pub determinism_checked: u64,
     /// The sum of `pair_hash` over the seeds (see `sweep_fingerprint`).
     fingerprint: u64,
 }
@@ -99,6 +102,7 @@ impl Summary {
     /// Counts one seed.
     pub fn add(&mut self, report: &SeedReport) {
         self.seeds_run += 1;
+        self.determinism_checked += u64::from(report.determinism_checked);
         self.events_total += report.events;
         self.vtime_total_nanos += u128::from(report.vtime.as_nanos());
         self.fingerprint =
@@ -200,8 +204,10 @@ fn pair_hash(seed: u64, fingerprint: u64) -> u64 {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Replayer {
     /// A binary with Orrery's command line (the path of the running one, as the CLI gives
-    /// it): `PROGRAM replay SCENARIO --seed N`, `PROGRAM replay CAPSULE`.
-    Program(String),
+    /// it): `PROGRAM replay SCENARIO --seed N`, `PROGRAM replay CAPSULE`. `overrides` are the
+    /// `--param`/`--set` words the scenario was run with, given to a replay of the scenario
+    /// file (a capsule's plan has them applied already).
+    Program { program: String, overrides: Vec<String> },
     /// A test sweeping the scenario: `ORRERY_SEED=N COMMAND` (e.g. `cargo test NAME`).
     Test(String),
 }
@@ -210,12 +216,17 @@ impl Replayer {
     /// The command that replays `seed` of the scenario at `scenario_path`.
     pub fn seed_command(&self, scenario_path: &str, seed: u64) -> String {
         match self {
-            Replayer::Program(program) => {
-                format!(
+            Replayer::Program { program, overrides } => {
+                let mut command = format!(
                     "{} replay {} --seed {seed}",
                     shell_quote(program),
                     shell_quote(scenario_path)
-                )
+                );
+                for word in overrides {
+                    command.push(' ');
+                    command.push_str(&shell_quote(word));
+                }
+                command
             }
             Replayer::Test(command) => format!("ORRERY_SEED={seed} {command}"),
         }
@@ -224,7 +235,7 @@ impl Replayer {
     /// The command that replays a capsule, when there is a binary to do it.
     pub fn capsule_command(&self, capsule: &Path) -> Option<String> {
         match self {
-            Replayer::Program(program) => Some(format!(
+            Replayer::Program { program, .. } => Some(format!(
                 "{} replay {}",
                 shell_quote(program),
                 shell_quote(&capsule.display().to_string())
@@ -303,6 +314,23 @@ pub fn render_summary(summary: &Summary, status: &SweepStatus) -> String {
             group.seeds.render()
         );
     }
+    if summary.seeds_run > 0 {
+        let nondeterministic = summary
+            .failures
+            .iter()
+            .filter(|((_, kind), _)| *kind == FailureKind::Nondeterminism)
+            .map(|(_, group)| group.seeds.count)
+            .sum::<u64>();
+        let verdict = match nondeterministic {
+            0 => "all matched".to_string(),
+            n => format!("{n} diverged"),
+        };
+        let _ = writeln!(
+            text,
+            "  determinism      {} of {} seed(s) run twice: {verdict}",
+            summary.determinism_checked, summary.seeds_run
+        );
+    }
     for (check, seeds) in &summary.unknown {
         let _ = writeln!(
             text,
@@ -353,6 +381,7 @@ pub fn json_line(scenario: &str, report: &SeedReport) -> String {
         "vtime_ns": report.vtime.as_nanos(),
         "failure": failure,
         "unknown": report.unknown.iter().map(|(c, w)| serde_json::json!({"check": c, "why": w})).collect::<Vec<_>>(),
+        "determinism_checked": report.determinism_checked,
         "sometimes": report.coverage.iter().map(|(l, r)| (l.clone(), serde_json::Value::Bool(*r))).collect::<serde_json::Map<_, _>>(),
         "fault_effects": report.fault_effects.iter().map(|(f, n)| (f.clone(), serde_json::json!(n))).collect::<serde_json::Map<_, _>>(),
     })
@@ -423,6 +452,7 @@ pub fn json_summary(summary: &Summary, scope: &SweepScope, status: &SweepStatus)
         "seeds_planned": status.seeds_planned,
         "seeds_run": summary.seeds_run,
         "seeds_resumed": summary.seeds_resumed,
+        "determinism_checked": summary.determinism_checked,
         "passed": summary.passed,
         "failed": summary.failed(),
         "failures": failures,
@@ -460,6 +490,7 @@ mod tests {
                 vtime: Instant::ZERO,
             }),
             unknown: Vec::new(),
+            determinism_checked: false,
             stats: String::new(),
             coverage: vec![("p".to_string(), seed.is_multiple_of(2))],
             fault_effects: vec![("crash".to_string(), seed % 3)],
@@ -504,11 +535,23 @@ mod tests {
     // shell when it needs to be, or the test command with the seed in its variable.
     #[test]
     fn replay_hints_name_what_will_run() {
-        let program = Replayer::Program("/opt/my tools/orrery".to_string());
+        let program =
+            Replayer::Program { program: "/opt/my tools/orrery".to_string(), overrides: vec![] };
         assert_eq!(
             program.seed_command("scenarios/x.yaml", 7),
             "'/opt/my tools/orrery' replay scenarios/x.yaml --seed 7"
         );
+        let overridden = Replayer::Program {
+            program: "orrery".to_string(),
+            overrides: ["--param", "bug=early-ack", "--set", "phases.chaos=2 s"]
+                .map(String::from)
+                .to_vec(),
+        };
+        assert_eq!(
+            overridden.seed_command("x.yaml", 7),
+            "orrery replay x.yaml --seed 7 --param bug=early-ack --set 'phases.chaos=2 s'"
+        );
+        assert_eq!(overridden.capsule_command(Path::new("c")).as_deref(), Some("orrery replay c"));
         assert_eq!(
             program.capsule_command(Path::new("out/x-seed-7")).as_deref(),
             Some("'/opt/my tools/orrery' replay out/x-seed-7")

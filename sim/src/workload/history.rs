@@ -76,6 +76,20 @@ pub fn info<M, N: NodeApi<M>>(node: &mut N, process: u64) {
     node.observe("info", &[("process", Value::U64(process))]);
 }
 
+/// The history that `observations` (in order) record, folded exactly as the `linearizable`
+/// check folds a run's: for histories recorded outside a simulated run, such as production
+/// clients' JSON-lines traces. Observations of other kinds are ignored; an `Err` says what is
+/// malformed. Operations still open at the end stay open (indeterminate).
+pub fn history_of<'a>(
+    observations: impl IntoIterator<Item = &'a Observation>,
+) -> Result<History, String> {
+    let mut check = HistoryCheck::new(ModelName::Kv, 0);
+    for observation in observations {
+        check.record(observation)?;
+    }
+    Ok(check.history)
+}
+
 /// The check's state: the history so far and each process's open operation.
 pub(crate) struct HistoryCheck {
     model: ModelName,

@@ -15,6 +15,7 @@
 
 mod checks;
 mod client;
+mod codec;
 mod kv;
 mod log;
 mod message;
@@ -23,9 +24,10 @@ mod storage;
 
 use orrery_sim::check::ModelName;
 use orrery_sim::workload::{Agreement, WorkloadDef};
-use orrery_sim::{ms, Choice, Duration, Params};
+use orrery_sim::{ms, Choice, Duration, Encoded, Params, Wire};
 
 pub use client::{Client, ClientConfig};
+pub use codec::RaftKvCodec;
 pub use log::Log;
 pub use message::{Answer, Command, Entry, Message, Op};
 pub use node::{Config, Replica, Role, Server};
@@ -82,65 +84,87 @@ pub struct RaftKvParams {
 
 /// The `raft-kv` workload.
 pub fn raft_kv() -> WorkloadDef<Message, RaftKvParams> {
-    WorkloadDef::<Message, RaftKvParams>::new(
+    declare(WorkloadDef::<Message, RaftKvParams>::new(
         "raft-kv",
         "our own Raft serving a key-value store; linearizability, Raft invariants, planted bugs",
-    )
-    .requires_role("server")
-    .validate(|params, _| {
-        let (min, max) = (params.election_timeout_min, params.election_timeout_max);
-        match min <= max {
-            true => Ok(()),
-            false => {
-                Err(format!("election_timeout_min ({min}) is above election_timeout_max ({max})"))
+    ))
+}
+
+/// `raft-kv-bytes`: the same workload with every message encoded by `RaftKvCodec` when sent
+/// and decoded when delivered, the bytes the production runtime carries over TCP. Not
+/// registered with the reference workloads (it finds what `raft-kv` finds, slower); the
+/// production parity test sweeps it.
+pub fn raft_kv_bytes() -> WorkloadDef<Message, RaftKvParams, Encoded<RaftKvCodec>> {
+    declare(WorkloadDef::with_wire(
+        "raft-kv-bytes",
+        "raft-kv with its messages through its byte codec, as in production",
+        || Encoded(RaftKvCodec),
+    ))
+}
+
+/// The roles, rules and checks of raft-kv, on any wire.
+fn declare<W: Wire<Message> + Send>(
+    def: WorkloadDef<Message, RaftKvParams, W>,
+) -> WorkloadDef<Message, RaftKvParams, W> {
+    def.requires_role("server")
+        .validate(|params, _| {
+            let (min, max) = (params.election_timeout_min, params.election_timeout_max);
+            match min <= max {
+                true => Ok(()),
+                false => Err(format!(
+                    "election_timeout_min ({min}) is above election_timeout_max ({max})"
+                )),
             }
-        }
-    })
-    .validate(|params, _| {
-        let zero = [
-            ("heartbeat_interval", params.heartbeat_interval),
-            ("request_timeout", params.request_timeout),
-        ]
-        .into_iter()
-        .find(|(_, value)| *value == Duration::ZERO);
-        match zero {
-            None => Ok(()),
-            Some((name, _)) => Err(format!(
-                "{name} must be above zero (its timer would fire forever at one instant)"
-            )),
-        }
-    })
-    .role("server", |init| Server::new(Config::new(init.params, init.nodes_with_role("server"))))
-    .role("*", |init| Client::new(ClientConfig::new(init.params, init.nodes_with_role("server"))))
-    .agreement(
-        "one_leader_per_term",
-        "no two servers lead one term, over the whole run",
-        Agreement::on("leader").key(&["term"]).value_is_node(),
-    )
-    .agreement(
-        "log_matching",
-        "logs with an entry of equal index and term are equal up to it",
-        Agreement::on("log").key(&["index", "term"]).value(&["prefix"]),
-    )
-    .agreement(
-        "state_machine_safety",
-        "no two servers apply different entries at one index",
-        Agreement::on("applied").key(&["index"]).value(&["term", "session", "seq"]),
-    )
-    .liveness(
-        "leader_elected",
-        "after heal, a leader of the latest term exists",
-        checks::leader_elected,
-    )
-    .liveness(
-        "clients_progress",
-        "after heal, every client completes an operation",
-        checks::clients_progress,
-    )
-    .linearizable(
-        "linearizable",
-        "the clients' history is linearizable (kv model)",
-        ModelName::Kv,
-        LINEARIZABILITY_STEPS_MAX,
-    )
+        })
+        .validate(|params, _| {
+            let zero = [
+                ("heartbeat_interval", params.heartbeat_interval),
+                ("request_timeout", params.request_timeout),
+            ]
+            .into_iter()
+            .find(|(_, value)| *value == Duration::ZERO);
+            match zero {
+                None => Ok(()),
+                Some((name, _)) => Err(format!(
+                    "{name} must be above zero (its timer would fire forever at one instant)"
+                )),
+            }
+        })
+        .role("server", |init| {
+            Server::new(Config::new(init.params, init.nodes_with_role("server")))
+        })
+        .role("*", |init| {
+            Client::new(ClientConfig::new(init.params, init.nodes_with_role("server")))
+        })
+        .agreement(
+            "one_leader_per_term",
+            "no two servers lead one term, over the whole run",
+            Agreement::on("leader").key(&["term"]).value_is_node(),
+        )
+        .agreement(
+            "log_matching",
+            "logs with an entry of equal index and term are equal up to it",
+            Agreement::on("log").key(&["index", "term"]).value(&["prefix"]),
+        )
+        .agreement(
+            "state_machine_safety",
+            "no two servers apply different entries at one index",
+            Agreement::on("applied").key(&["index"]).value(&["term", "session", "seq"]),
+        )
+        .liveness(
+            "leader_elected",
+            "after heal, a leader of the latest term exists",
+            checks::leader_elected,
+        )
+        .liveness(
+            "clients_progress",
+            "after heal, every client completes an operation",
+            checks::clients_progress,
+        )
+        .linearizable(
+            "linearizable",
+            "the clients' history is linearizable (kv model)",
+            ModelName::Kv,
+            LINEARIZABILITY_STEPS_MAX,
+        )
 }
