@@ -314,6 +314,10 @@ impl<M: Debug + 'static, P, W: Wire<M>> Simulation for Harness<M, P, W> {
         self.world.disk_stats()
     }
 
+    fn pauses_applied(&self) -> u64 {
+        self.world.pauses_applied()
+    }
+
     fn coverage(&self) -> Coverage {
         let mut coverage = self.world.coverage().clone();
         for (name, _, reached) in &self.checks.sometimes {

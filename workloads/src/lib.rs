@@ -6,6 +6,8 @@ pub mod echo;
 pub mod echo_async;
 pub mod raft_kv;
 pub mod replog;
+pub mod standby_promotion;
+pub mod stream_backpressure;
 pub mod wal_kv;
 
 use orrery_sim::workload::Registry;
@@ -19,5 +21,7 @@ pub fn registry() -> Registry {
     registry.register(raft_kv::raft_kv());
     registry.register(replog::replog());
     registry.register(wal_kv::wal_kv());
+    registry.register(stream_backpressure::stream_backpressure());
+    registry.register(standby_promotion::standby_promotion());
     registry
 }

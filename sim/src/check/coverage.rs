@@ -81,16 +81,52 @@ impl SweepCoverage {
     }
 }
 
+/// One fault family a run plan configures, and how many times it had an effect in the run:
+/// packets for the network families (lost, duplicated, corrupted, dropped at a partition,
+/// held by a clog), nodes for crashes and pauses, crash points fired, unsynced changes lost
+/// or torn at crashes, disk I/O errors and corruptions injected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FaultEffects {
+    /// The family's name in metrics and JSON (`loss`, `crash`, `disk_io_error`...).
+    pub family: &'static str,
+    /// Its coverage point (`fault: a packet lost`...).
+    pub label: &'static str,
+    /// How many times it had an effect (0: configured, but it never did anything).
+    pub effects: u64,
+}
+
 /// The engine's fault points for a run: declared from what `plan` configures, reached from
-/// what the run's statistics show happened.
-pub fn fault_coverage(plan: &RunPlan, net: &NetStats, disk: &DiskStats) -> Coverage {
+/// what the run's statistics show happened (see `fault_effects`).
+pub fn fault_coverage(plan: &RunPlan, net: &NetStats, disk: &DiskStats, pauses: u64) -> Coverage {
+    let mut coverage = Coverage::default();
+    for family in fault_effects(plan, net, disk, pauses) {
+        coverage.sometimes(family.label, family.effects > 0);
+    }
+    coverage
+}
+
+/// Every fault family `plan` configures (its schedule, its triggers, its link and disk
+/// settings), with how many times each had an effect by the run's statistics; `pauses` is
+/// the number of pauses that froze a running node. Families the plan does not configure are
+/// left out; disk families too when the run's processes never used the disk.
+pub fn fault_effects(
+    plan: &RunPlan,
+    net: &NetStats,
+    disk: &DiskStats,
+    pauses: u64,
+) -> Vec<FaultEffects> {
     let mut links: Vec<LinkConfig> = vec![plan.link_default];
     links.extend(plan.topology.links().map(|(_, _, config)| *config));
     let mut disks = vec![plan.disk];
     let (mut loss, mut duplicate, mut corrupt) = (false, false, false);
-    let (mut partition, mut clog, mut crash, mut crash_at_disk_operation) =
-        (false, false, false, false);
-    for (_, action) in &plan.faults {
+    let (mut partition, mut clog, mut crash, mut pause, mut crash_at_disk_operation) =
+        (false, false, false, false, false);
+    let scheduled = plan.faults.iter().map(|(_, action)| action);
+    for mut action in scheduled.chain(plan.triggers.iter().map(|trigger| &trigger.action)) {
+        // An action aimed at whoever holds a role is of the family of what it does.
+        while let ControlAction::ToRoleHolder { action: inner, .. } = action {
+            action = inner;
+        }
         match action {
             ControlAction::SetLoss(p) => loss |= *p > 0.0,
             ControlAction::SetDuplicate(p) => duplicate |= *p > 0.0,
@@ -100,7 +136,10 @@ pub fn fault_coverage(plan: &RunPlan, net: &NetStats, disk: &DiskStats) -> Cover
             }
             ControlAction::Partition { .. } => partition = true,
             ControlAction::ClogLink { .. } | ControlAction::ClogNode { .. } => clog = true,
-            ControlAction::Crash(_) => crash = true,
+            ControlAction::Crash(_)
+            | ControlAction::CrashAndRestart { .. }
+            | ControlAction::Restart(_) => crash = true,
+            ControlAction::Pause(_) => pause = true,
             ControlAction::CrashAtDiskOperation { .. } => crash_at_disk_operation = true,
             ControlAction::SetDisk { config, .. } => disks.push(*config),
             _ => {}
@@ -109,8 +148,6 @@ pub fn fault_coverage(plan: &RunPlan, net: &NetStats, disk: &DiskStats) -> Cover
     // A crash or pause the `max_dead` budget skipped was still configured: its point is
     // declared (and, if the budget skipped them all, never reached), so a budget that leaves
     // nothing to fire shows in the summary instead of hiding the fault family.
-    let mut pause = plan.faults.iter().any(|(_, action)| matches!(action, ControlAction::Pause(_)));
-    let paused = pause;
     for (label, value) in &plan.realized {
         if label == "max_dead.skipped" {
             crash |= value.starts_with("crash ");
@@ -134,41 +171,95 @@ pub fn fault_coverage(plan: &RunPlan, net: &NetStats, disk: &DiskStats) -> Cover
         disk_used && disks.iter().any(|d| d.crash_unsynced != UnsyncedOnCrash::Kept);
 
     let t = &net.total;
-    let mut coverage = Coverage::default();
-    let mut point = |declared: bool, label: &str, reached: bool| {
-        if declared {
-            coverage.sometimes(label, reached);
-        }
-    };
-    point(loss, "fault: a packet lost", t.dropped_by(DropCause::Loss) > 0);
-    point(duplicate, "fault: a packet duplicated", t.duplicated > 0);
-    point(corrupt, "fault: a packet corrupted", t.corrupted > 0);
-    point(
-        partition,
-        "fault: a packet dropped at a partition",
-        t.dropped_by(DropCause::Partition) > 0,
-    );
-    point(clog, "fault: a packet held by a clog", t.held > 0);
-    point(crash, "fault: a node crashed", disk.crashes > 0);
-    point(pause, "fault: a node paused", paused);
-    point(crash_at_disk_operation, "fault: a crash at a disk operation", disk.crash_points > 0);
-    point(
-        (crash || crash_at_disk_operation) && unsynced_fate,
-        "fault: unsynced disk writes lost or torn at a crash",
-        disk.unsynced_changes_lost + disk.unsynced_changes_torn + disk.unsynced_metadata_lost > 0,
-    );
-    point(
-        io_errors && disk_used,
-        "fault: a disk I/O error",
-        disk.read_errors_injected + disk.write_errors_injected > 0,
-    );
-    point(
-        corruption && disk_used,
-        "fault: disk data corrupted",
-        disk.read_corruptions_injected
-            + disk.latent_corruptions_injected
-            + disk.misdirected_writes_injected
-            > 0,
-    );
-    coverage
+    let families = [
+        (loss, "loss", "fault: a packet lost", t.dropped_by(DropCause::Loss)),
+        (duplicate, "duplicate", "fault: a packet duplicated", t.duplicated),
+        (corrupt, "corrupt", "fault: a packet corrupted", t.corrupted),
+        (
+            partition,
+            "partition",
+            "fault: a packet dropped at a partition",
+            t.dropped_by(DropCause::Partition),
+        ),
+        (clog, "clog", "fault: a packet held by a clog", t.held),
+        (crash, "crash", "fault: a node crashed", disk.crashes),
+        (pause, "pause", "fault: a node paused", pauses),
+        (
+            crash_at_disk_operation,
+            "crash_at_disk_operation",
+            "fault: a crash at a disk operation",
+            disk.crash_points,
+        ),
+        (
+            (crash || crash_at_disk_operation) && unsynced_fate,
+            "unsynced_writes_lost",
+            "fault: unsynced disk writes lost or torn at a crash",
+            disk.unsynced_changes_lost + disk.unsynced_changes_torn + disk.unsynced_metadata_lost,
+        ),
+        (
+            io_errors && disk_used,
+            "disk_io_error",
+            "fault: a disk I/O error",
+            disk.read_errors_injected + disk.write_errors_injected,
+        ),
+        (
+            corruption && disk_used,
+            "disk_corruption",
+            "fault: disk data corrupted",
+            disk.read_corruptions_injected
+                + disk.latent_corruptions_injected
+                + disk.misdirected_writes_injected,
+        ),
+    ];
+    families
+        .into_iter()
+        .filter(|(declared, ..)| *declared)
+        .map(|(_, family, label, effects)| FaultEffects { family, label, effects })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{parse, test_support::registry};
+
+    fn plan(faults: &str, extra: &str) -> RunPlan {
+        let text = format!(
+            "name: t\ntopology: {{count: 3}}\nworkload: {{name: kv}}\n{extra}\nfaults: [{faults}]\n\
+             phases: {{chaos: 1s}}\nchecks: [agreement]\n"
+        );
+        let scenario = parse("t.yaml", text.as_bytes(), &registry())
+            .unwrap_or_else(|errors| panic!("{errors}"));
+        scenario.sample(0)
+    }
+
+    fn families(effects: &[FaultEffects]) -> Vec<(&'static str, u64)> {
+        effects.iter().map(|family| (family.family, family.effects)).collect()
+    }
+
+    // Proves every way a scenario configures a crash, a pause or a partition declares its
+    // family (a restart, a role-holder target, a trigger), each family counts its effects
+    // from the run's statistics, and a family with none is declared at 0 (its point is then
+    // not reached), while an unconfigured family is left out.
+    #[test]
+    fn configured_families_count_their_effects() {
+        let mut net = NetStats::default();
+        net.total.dropped[DropCause::Partition as usize] = 4;
+        let disk = DiskStats { operations: 1, crashes: 2, ..DiskStats::default() };
+        // A crash of a node that used its disk declares what a crash does to unsynced writes.
+        let crashed = [("crash", 2), ("unsynced_writes_lost", 0)];
+        let restart = plan("{at: 10ms, kind: restart, node: n1}", "");
+        assert_eq!(families(&fault_effects(&restart, &net, &disk, 0)), crashed);
+        let holder = plan("{at: 10ms, kind: crash, node: {holding: leader}}", "");
+        assert_eq!(families(&fault_effects(&holder, &net, &disk, 0)), crashed);
+        let triggered = "{on: {event: voted}, kind: partition, isolate: n0, duration: 5ms}";
+        let trigger = plan(triggered, "");
+        assert_eq!(families(&fault_effects(&trigger, &net, &disk, 0)), [("partition", 4)]);
+        let paused = plan("{at: 10ms, kind: pause, node: n2}", "network: {loss_probability: 0.1}");
+        assert_eq!(families(&fault_effects(&paused, &net, &disk, 3)), [("loss", 0), ("pause", 3)]);
+        let coverage = fault_coverage(&paused, &net, &disk, 3);
+        let points: Vec<(&str, bool)> = coverage.points().collect();
+        assert_eq!(points, [("fault: a node paused", true), ("fault: a packet lost", false)]);
+        assert!(fault_effects(&plan("", ""), &net, &disk, 0).is_empty(), "nothing configured");
+    }
 }

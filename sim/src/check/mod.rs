@@ -39,7 +39,7 @@ mod model_tests;
 
 pub use builtin::{BuiltinModel, ModelError, ModelErrorKind};
 pub use cache::FxHasher;
-pub use coverage::{fault_coverage, Coverage, SweepCoverage};
+pub use coverage::{fault_coverage, fault_effects, Coverage, FaultEffects, SweepCoverage};
 pub use edn::read_values;
 pub use entry::{
     check_edn, check_history, check_interned, check_reader, spec_for_format, CheckHistoryError,

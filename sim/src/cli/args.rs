@@ -51,6 +51,11 @@ pub(super) struct RunArgs {
     /// Seconds without progress (no event processed) after which a seed is reported as hung.
     #[arg(long, env = "ORRERY_HANG_TIMEOUT", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub(super) hang_timeout: u64,
+    /// Write the sweeps' figures to this new file in the Prometheus text format (seeds by
+    /// result, failures by check and kind, events, virtual and wall time, fault effects,
+    /// sometimes-points): see docs/METRICS.md. An existing file is never overwritten.
+    #[arg(long, env = "ORRERY_METRICS")]
+    pub(super) metrics: Option<PathBuf>,
     /// Go on with the interrupted sweep whose journal is in this directory (or this journal
     /// file): only the seeds it has not recorded run; the summary is the whole sweep's.
     #[arg(long, env = "ORRERY_RESUME")]

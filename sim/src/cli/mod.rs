@@ -117,6 +117,10 @@ enum Command {
         /// Print the merged result as JSON lines (seed records, then a summary).
         #[arg(long, env = "ORRERY_JSON")]
         json: bool,
+        /// Write the merged figures to this new file in the Prometheus text format, as one
+        /// unsharded run's `--metrics` would (wall time: the sum of the outputs').
+        #[arg(long)]
+        metrics: Option<PathBuf>,
     },
     /// Serve one world of a scenario, paused at time 0, over the control protocol
     /// (docs/CONTROL_PROTOCOL.md); prints the bound address on the first line of stdout.
@@ -240,7 +244,9 @@ where
             trace::diff(&targets, seeds.as_deref(), &filter, context, &overrides, &registry).into()
         }
         Command::List { folder } => list::list(&registry, &folder).into(),
-        Command::Merge { outputs, json } => merge::merge(&outputs, json).into(),
+        Command::Merge { outputs, json, metrics } => {
+            merge::merge(&outputs, json, metrics.as_deref()).into()
+        }
         Command::Serve(args) => serve::serve(&args, &registry).into(),
         Command::Ctl(args) => ctl::ctl(&args).into(),
         Command::CheckHistory {

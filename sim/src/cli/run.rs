@@ -21,7 +21,8 @@ use clap::ArgMatches;
 use crate::runner::{
     self, digest, json_line, json_summary, render_failure, render_summary, Capsule, Journal,
     JournalHeader, Replayer, Rerun, RerunOutcome, Resumed, SeedReport, SeedSet, Stop, Summary,
-    SweepObserver, SweepOptions, SweepScope, SweepStatus, CAPSULES_MAX, CAPSULE_TRACE_BYTES_MAX,
+    SweepMetrics, SweepObserver, SweepOptions, SweepScope, SweepStatus, CAPSULES_MAX,
+    CAPSULE_TRACE_BYTES_MAX,
 };
 use crate::scenario::{Expect, Scenario};
 use crate::workload::Registry;
@@ -54,14 +55,52 @@ pub(super) fn run(
     };
     signals::install();
     let mut worst = Status::Passed;
+    let mut swept = Vec::new();
     for scenario in prepared {
-        match run_scenario(scenario, registry, options, args, &out, &replayer) {
+        let (status, sweep) = run_scenario(scenario, registry, options, args, &out, &replayer);
+        swept.extend(sweep);
+        match status {
             Status::Passed => {}
             Status::Failed => worst = Status::Failed,
-            other => return other,
+            other => {
+                worst = other;
+                break;
+            }
+        }
+    }
+    // The figures of whatever ran, an interrupted sweep's included: a dashboard needs the
+    // nights that went wrong most.
+    if let Some(path) = &args.metrics {
+        if let Err(message) = write_metrics(path, &swept) {
+            return match worst {
+                Status::Passed | Status::Failed => {
+                    Status::BadInput(format!("--metrics: {message}"))
+                }
+                other => {
+                    eprintln!("error: --metrics: {message}");
+                    other
+                }
+            };
         }
     }
     worst
+}
+
+/// One finished (or interrupted) sweep's figures, for `--metrics`.
+pub(super) struct Swept {
+    pub(super) summary: Summary,
+    pub(super) scope: SweepScope,
+    pub(super) status: SweepStatus,
+}
+
+/// Writes the metrics of `swept` to `path`, a new file.
+pub(super) fn write_metrics(path: &Path, swept: &[Swept]) -> Result<(), String> {
+    let sweeps: Vec<SweepMetrics<'_>> = swept
+        .iter()
+        .map(|s| SweepMetrics { summary: &s.summary, scope: &s.scope, status: &s.status })
+        .collect();
+    let text = runner::render_metrics(&sweeps)?;
+    runner::write_new_file(path, &text)
 }
 
 /// Everything checked before any seed runs.
@@ -126,12 +165,20 @@ fn prepare(
             )));
         }
     }
+    if let Some(metrics) = &args.metrics {
+        if metrics.exists() {
+            return Err(bad(format!(
+                "--metrics {}: already exists (refusing to overwrite)",
+                metrics.display()
+            )));
+        }
+    }
     if resume_file.is_some() && args.scenarios.len() != 1 {
         return Err(bad(
             "--resume FILE resumes one journal: give one scenario (or --resume DIR)".to_string()
         ));
     }
-    let mut prepared = Vec::new();
+    let mut prepared: Vec<Prepared> = Vec::new();
     for path in &args.scenarios {
         let scenario = load(path, registry, &args.overrides)?;
         let mut bytes = std::fs::read(path).map_err(|e| bad(format!("{}: {e}", path.display())))?;
@@ -173,6 +220,17 @@ fn prepare(
                 "--trace needs exactly one seed (use --seed N); {path_text} would run {}",
                 seeds.len()
             )));
+        }
+        if args.metrics.is_some() {
+            if let Some(other) = prepared.iter().find(|p| p.scenario.name() == scenario.name()) {
+                return Err(bad(format!(
+                    "--metrics: {} and {} are both scenario {}: their figures would carry the \
+                     same labels",
+                    other.path.display(),
+                    path_text,
+                    scenario.name()
+                )));
+            }
         }
         prepared.push(Prepared {
             path: path.clone(),
@@ -255,13 +313,14 @@ fn run_scenario(
     args: &RunArgs,
     out: &Path,
     replayer: &Replayer,
-) -> Status {
+) -> (Status, Option<Swept>) {
     let Prepared { path, scenario, seeds, digest, resumed } = prepared;
     let name = scenario.name().to_string();
     let path_text = path.display().to_string();
     let header = JournalHeader {
         scenario: name.clone(),
         path: path_text.clone(),
+        workload: scenario.workload().to_string(),
         seeds: seeds.range.clone(),
         shard: seeds.shard,
         expect: scenario.expect(),
@@ -274,7 +333,7 @@ fn run_scenario(
         Some((journal, resumed)) => (journal, resumed.summary, resumed.done),
         None => match Journal::create(out, &header) {
             Ok(journal) => (journal, Summary::new(&name), SeedSet::new()),
-            Err(error) => return Status::BadInput(error.to_string()),
+            Err(error) => return (Status::BadInput(error.to_string()), None),
         },
     };
     let planned = seeds.len();
@@ -316,7 +375,7 @@ fn run_scenario(
             if created && sink.summary.seeds_run == 0 {
                 let _ = std::fs::remove_file(sink.journal.path());
             }
-            return Status::BadInput(format!("{name}: no seed ran: {error}"));
+            return (Status::BadInput(format!("{name}: no seed ran: {error}")), None);
         }
     };
     sink.summary.wall_seconds = started.elapsed().as_secs_f64();
@@ -326,6 +385,7 @@ fn run_scenario(
     };
     let scope = SweepScope {
         path: path_text.clone(),
+        workload: scenario.workload().to_string(),
         seeds: seeds.range.clone(),
         shard: seeds.shard,
         expect: scenario.expect(),
@@ -376,10 +436,11 @@ fn run_scenario(
         report.push_str(&notes);
         sink.print_raw(&report);
     }
-    if let Some(Err(message)) = &sink.trace_result {
-        return Status::BadInput(format!("--trace: {message}"));
-    }
-    verdict
+    let verdict = match &sink.trace_result {
+        Some(Err(message)) => Status::BadInput(format!("--trace: {message}")),
+        _ => verdict,
+    };
+    (verdict, Some(Swept { summary: sink.summary, scope, status }))
 }
 
 /// Exit status of a finished (or stopped) sweep, with what it says written to `notes`.

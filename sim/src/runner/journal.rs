@@ -35,6 +35,8 @@ pub struct JournalHeader {
     pub scenario: String,
     /// The scenario file as given on the command line.
     pub path: String,
+    /// The workload the scenario runs.
+    pub workload: String,
     pub seeds: Range<u64>,
     pub shard: Option<(u64, u64)>,
     pub expect: Expect,
@@ -50,6 +52,7 @@ impl JournalHeader {
             "format": FORMAT,
             "scenario": self.scenario,
             "path": self.path,
+            "workload": self.workload,
             "seeds": format!("{}..{}", self.seeds.start, self.seeds.end),
             "shard": self.shard.map(|(k, n)| format!("{k}/{n}")),
             "expect": expect_json(self.expect),
@@ -186,13 +189,14 @@ impl Journal {
             let record = parse_record(&value).map_err(|message| error(&here, message))?;
             match record {
                 Record::Sweep { scenario, scope, digest } if header.is_none() => {
-                    let Scope { path: scenario_path, seeds, shard, expect } = scope;
+                    let Scope { path: scenario_path, workload, seeds, shard, expect } = scope;
                     let digest =
                         digest.ok_or_else(|| error(&here, "the sweep header has no digest"))?;
                     summary = Summary::new(&scenario);
                     header = Some(JournalHeader {
                         scenario,
                         path: scenario_path,
+                        workload,
                         seeds,
                         shard,
                         expect,
@@ -332,6 +336,7 @@ mod tests {
         JournalHeader {
             scenario: "s".to_string(),
             path: "s.yaml".to_string(),
+            workload: "w".to_string(),
             seeds: 0..10,
             shard: None,
             expect: Expect::Pass,
@@ -349,6 +354,7 @@ mod tests {
             unknown: Vec::new(),
             stats: String::new(),
             coverage: Vec::new(),
+            fault_effects: vec![("loss".to_string(), seed)],
             determinism_checked: false,
         }
     }

@@ -30,6 +30,8 @@ pub struct MergedScenario {
     pub scenario: String,
     /// The scenario file the sweep ran, for replay commands.
     pub path: String,
+    /// The workload it runs (empty if no output named it).
+    pub workload: String,
     pub seeds: Range<u64>,
     /// How many shards the outputs came from (1 for an unsharded run).
     pub shards: u64,
@@ -55,10 +57,7 @@ impl MergedScenario {
     /// Whether the merged sweep met the scenario's expectation (as `orrery run` judges it):
     /// a seed that could not be set up is never the failure an `expect: fail` looks for.
     pub fn as_expected(&self) -> bool {
-        match self.expect {
-            Expect::Pass => self.summary.failed() == 0,
-            Expect::Fail { .. } => self.summary.found_a_failure(),
-        }
+        self.summary.as_expected(self.expect)
     }
 }
 
@@ -503,6 +502,7 @@ impl ScenarioMerge {
         Ok(MergedScenario {
             scenario: name.to_string(),
             path: scope.path,
+            workload: scope.workload,
             seeds: scope.seeds,
             shards: keys.len() as u64,
             expect: scope.expect,

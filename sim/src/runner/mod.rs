@@ -9,6 +9,7 @@
 mod capsule;
 mod journal;
 mod merge;
+mod metrics;
 mod records;
 mod report;
 mod seeds;
@@ -22,6 +23,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 pub use capsule::{write_new_file, Capsule, CAPSULES_MAX, CAPSULE_TRACE_BYTES_MAX};
 pub use journal::{digest, Journal, JournalError, JournalHeader, Resumed};
 pub use merge::{merge_json_lines, merge_outputs, MergeError, MergedScenario};
+pub use metrics::{render_metrics, SweepMetrics};
 pub use report::{
     json_line, json_summary, render_failure, render_summary, shell_quote, sweep_fingerprint,
     FailureGroup, Replayer, SeedSample, Summary, SweepScope, SweepStatus,
@@ -33,7 +35,7 @@ pub use sweep::{
 };
 pub use test_run::{TestOutcome, TestRun};
 
-use crate::check::fault_coverage;
+use crate::check::{fault_effects, Coverage};
 use crate::fault::ControlAction;
 use crate::node::NodeId;
 use crate::scenario::RunPlan;
@@ -117,6 +119,9 @@ pub struct SeedReport {
     pub stats: String,
     /// Sometimes-points of this run (engine fault points and declared ones): (label, reached).
     pub coverage: Vec<(String, bool)>,
+    /// Every fault family the plan configures, with how many times it had an effect
+    /// (`check::fault_effects`): (family, effects).
+    pub fault_effects: Vec<(String, u64)>,
     /// The seed was run twice and both runs agreed (or the disagreement is its failure).
     pub determinism_checked: bool,
 }
@@ -133,6 +138,7 @@ impl SeedReport {
             unknown: Vec::new(),
             stats: String::new(),
             coverage: Vec::new(),
+            fault_effects: Vec::new(),
             determinism_checked: false,
         }
     }
@@ -264,13 +270,21 @@ pub fn run_plan_controlled(
         ),
         None => (Instant::ZERO, 0, 0, String::new(), None),
     };
-    let coverage = match &simulation {
+    let (coverage, fault_effects) = match &simulation {
         Some(sim) => {
-            let mut coverage = fault_coverage(plan, &sim.net_stats(), &sim.disk_stats());
+            let effects =
+                fault_effects(plan, &sim.net_stats(), &sim.disk_stats(), sim.pauses_applied());
+            let mut coverage = Coverage::default();
+            for family in &effects {
+                coverage.sometimes(family.label, family.effects > 0);
+            }
             coverage.merge(&sim.coverage());
-            coverage.points().map(|(label, reached)| (label.to_string(), reached)).collect()
+            (
+                coverage.points().map(|(label, reached)| (label.to_string(), reached)).collect(),
+                effects.iter().map(|family| (family.family.to_string(), family.effects)).collect(),
+            )
         }
-        None => Vec::new(),
+        None => (Vec::new(), Vec::new()),
     };
     let mut report = SeedReport {
         seed: plan.seed,
@@ -281,6 +295,7 @@ pub fn run_plan_controlled(
         unknown: Vec::new(),
         stats,
         coverage,
+        fault_effects,
         determinism_checked: false,
     };
     match result {

@@ -14,6 +14,8 @@ use crate::time::Instant;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Scope {
     pub path: String,
+    /// The workload, if the record names it (outputs of older versions do not).
+    pub workload: String,
     pub seeds: Range<u64>,
     pub shard: Option<(u64, u64)>,
     pub expect: Expect,
@@ -118,7 +120,8 @@ fn parse_scope(record: &Value) -> Result<Scope, String> {
         None => return Err("missing field \"expect\"".to_string()),
     };
     let path = record.get("path").and_then(Value::as_str).unwrap_or("").to_string();
-    Ok(Scope { path, seeds, shard, expect })
+    let workload = record.get("workload").and_then(Value::as_str).unwrap_or("").to_string();
+    Ok(Scope { path, workload, seeds, shard, expect })
 }
 
 fn parse_seed(record: &Value) -> Result<SeedReport, String> {
@@ -172,6 +175,20 @@ fn parse_seed(record: &Value) -> Result<SeedReport, String> {
                 .collect()
         })
         .unwrap_or_default();
+    let fault_effects = match record.get("fault_effects") {
+        // Outputs written before fault effects were counted have none.
+        None => Vec::new(),
+        Some(value) => {
+            let families = value.as_object().ok_or("fault_effects is not an object")?;
+            families
+                .iter()
+                .map(|(family, effects)| {
+                    let key = format!("fault_effects.{family}");
+                    Ok((family.clone(), number(Some(effects), &key)?))
+                })
+                .collect::<Result<Vec<_>, String>>()?
+        }
+    };
     Ok(SeedReport {
         seed: number(record.get("seed"), "seed")?,
         fingerprint,
@@ -181,6 +198,7 @@ fn parse_seed(record: &Value) -> Result<SeedReport, String> {
         unknown,
         stats: String::new(),
         coverage,
+        fault_effects,
         determinism_checked: record
             .get("determinism_checked")
             .and_then(Value::as_bool)

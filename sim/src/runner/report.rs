@@ -71,6 +71,9 @@ pub struct Summary {
     pub wall_seconds: f64,
     /// Sometimes-points over the sweep.
     pub coverage: SweepCoverage,
+    /// Per fault family any seed configured: how many times it had an effect, over every
+    /// seed (0: configured, but it never did anything).
+    pub fault_effects: BTreeMap<String, u64>,
     /// Of `seeds_run`, how many were read back from a journal instead of run by this process.
     pub seeds_resumed: u64,
     /// Of `seeds_run`, how many were run twice and compared (all of them under
@@ -119,6 +122,14 @@ impl Summary {
             }
         }
         self.coverage.add(report.coverage.iter().map(|(l, r)| (l.as_str(), *r)));
+        for (family, effects) in &report.fault_effects {
+            match self.fault_effects.get_mut(family) {
+                Some(total) => *total += effects,
+                None => {
+                    self.fault_effects.insert(family.clone(), *effects);
+                }
+            }
+        }
         for (check, _) in &report.unknown {
             self.unknown.entry(check.clone()).or_default().add(report.seed);
         }
@@ -150,6 +161,20 @@ impl Summary {
     /// Whether some seed failed in a way that counts as finding a bug (not a setup error).
     pub fn found_a_failure(&self) -> bool {
         self.failures.keys().any(|(_, kind)| *kind != FailureKind::Setup)
+    }
+
+    /// Whether the seeds counted meet `expect`: every one passed, or (`expect: fail`) some
+    /// seed found the bug; a seed that could not be set up is never that finding.
+    pub fn as_expected(&self, expect: Expect) -> bool {
+        match expect {
+            Expect::Pass => self.seeds_run > 0 && self.failed() == 0,
+            Expect::Fail { .. } => self.found_a_failure(),
+        }
+    }
+
+    /// The virtual time simulated over every seed, in seconds.
+    pub fn vtime_seconds(&self) -> f64 {
+        self.vtime_total_nanos as f64 / 1e9
     }
 }
 
@@ -263,7 +288,7 @@ pub struct SweepStatus {
 /// A human-readable summary table.
 pub fn render_summary(summary: &Summary, status: &SweepStatus) -> String {
     let mut text = String::new();
-    let vtime_seconds = summary.vtime_total_nanos as f64 / 1e9;
+    let vtime_seconds = summary.vtime_seconds();
     let rate = if summary.wall_seconds > 0.0 {
         summary.events_total as f64 / summary.wall_seconds
     } else {
@@ -358,6 +383,7 @@ pub fn json_line(scenario: &str, report: &SeedReport) -> String {
         "unknown": report.unknown.iter().map(|(c, w)| serde_json::json!({"check": c, "why": w})).collect::<Vec<_>>(),
         "determinism_checked": report.determinism_checked,
         "sometimes": report.coverage.iter().map(|(l, r)| (l.clone(), serde_json::Value::Bool(*r))).collect::<serde_json::Map<_, _>>(),
+        "fault_effects": report.fault_effects.iter().map(|(f, n)| (f.clone(), serde_json::json!(n))).collect::<serde_json::Map<_, _>>(),
     })
     .to_string()
 }
@@ -368,6 +394,9 @@ pub fn json_line(scenario: &str, report: &SeedReport) -> String {
 pub struct SweepScope {
     /// The scenario file, for replay commands.
     pub path: String,
+    /// The workload the scenario runs (empty when an output does not say: written before
+    /// outputs named it).
+    pub workload: String,
     /// The whole range, before sharding (half-open).
     pub seeds: Range<u64>,
     /// `(K, N)`: this output holds the seeds with seed mod N = K - 1.
@@ -396,8 +425,23 @@ pub fn json_summary(summary: &Summary, scope: &SweepScope, status: &SweepStatus)
             serde_json::json!({"check": check, "kind": kind.name(), "seeds": group.seeds.count, "smallest": group.seeds.smallest})
         })
         .collect();
+    let undecided: Vec<serde_json::Value> = summary
+        .unknown
+        .iter()
+        .map(|(check, seeds)| serde_json::json!({"check": check, "seeds": seeds.count}))
+        .collect();
+    let sometimes: serde_json::Map<String, serde_json::Value> = summary
+        .coverage
+        .points
+        .iter()
+        .map(|(label, (declared, reached))| {
+            (label.clone(), serde_json::json!({"declared": declared, "reached": reached}))
+        })
+        .collect();
+    let never_reached = summary.coverage.never_reached().count();
     serde_json::json!({
         "type": "summary",
+        "workload": scope.workload,
         "scenario": summary.scenario,
         "path": scope.path,
         "seeds": format!("{}..{}", scope.seeds.start, scope.seeds.end),
@@ -412,10 +456,17 @@ pub fn json_summary(summary: &Summary, scope: &SweepScope, status: &SweepStatus)
         "passed": summary.passed,
         "failed": summary.failed(),
         "failures": failures,
+        "undecided": undecided,
+        "as_expected": summary.as_expected(scope.expect),
         "events": summary.events_total,
+        "vtime_s": summary.vtime_seconds(),
         "wall_s": summary.wall_seconds,
         "sweep_fingerprint": format!("{:016x}", summary.sweep_fingerprint()),
         "never_reached": summary.coverage.never_reached().map(|(label, _)| label).collect::<Vec<_>>(),
+        "sometimes_reached": summary.coverage.points.len() - never_reached,
+        "sometimes_not_reached": never_reached,
+        "sometimes": sometimes,
+        "fault_effects": summary.fault_effects,
     })
     .to_string()
 }
@@ -442,6 +493,7 @@ mod tests {
             determinism_checked: false,
             stats: String::new(),
             coverage: vec![("p".to_string(), seed.is_multiple_of(2))],
+            fault_effects: vec![("crash".to_string(), seed % 3)],
         }
     }
 

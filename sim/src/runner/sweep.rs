@@ -94,6 +94,8 @@ pub struct Rerun {
 
 /// How a re-run ended.
 #[derive(Debug)]
+// One per rerun, moved once: boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum RerunOutcome {
     /// It ran to its end; the trace is complete (or cut at its size limit, as `end` says).
     Recorded { report: SeedReport, end: StreamEnd },

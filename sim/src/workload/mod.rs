@@ -189,6 +189,10 @@ pub trait Simulation {
     fn disk_stats(&self) -> crate::disk::DiskStats {
         crate::disk::DiskStats::default()
     }
+    /// Pauses that froze a running node, for fault coverage.
+    fn pauses_applied(&self) -> u64 {
+        0
+    }
     /// The sometimes-points of processes and checkers (see `check::coverage`).
     fn coverage(&self) -> crate::check::Coverage {
         crate::check::Coverage::default()

@@ -213,6 +213,7 @@ impl<M: Debug + 'static, W: Wire<M>> WorldBuilder<M, W> {
             in_callback: false,
             max_dead: None,
             skipped_by_max_dead: 0,
+            pauses_applied: 0,
         };
         let mut factories = self.factories;
         let mut processes = Vec::with_capacity(n);

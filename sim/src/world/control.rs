@@ -60,6 +60,7 @@ impl<M: Debug + 'static, W: Wire<M>> World<M, W> {
                 let state = &mut self.core.nodes[node.index()];
                 if state.status == NodeStatus::Up {
                     state.status = NodeStatus::Paused;
+                    self.core.pauses_applied += 1;
                 }
             }
             ControlAction::Resume(node) if valid(node) => {

@@ -143,6 +143,8 @@ pub struct Core<M, W: Wire<M>> {
     /// skipped (traced) and counted.
     pub(crate) max_dead: Option<u32>,
     pub(crate) skipped_by_max_dead: u64,
+    /// Pauses that froze a running node (fault coverage counts them).
+    pub(crate) pauses_applied: u64,
 }
 
 /// A trigger with its streams and how often it fired.

@@ -296,6 +296,12 @@ impl<M: Debug + 'static, W: Wire<M>> World<M, W> {
         self.core.skipped_by_max_dead
     }
 
+    /// Pauses that froze a running node so far (a pause of a node already paused or down
+    /// changes nothing and is not counted).
+    pub fn pauses_applied(&self) -> u64 {
+        self.core.pauses_applied
+    }
+
     /// The roles `node` holds now (`NodeApi::hold_role`).
     pub fn roles(&self, node: NodeId) -> impl Iterator<Item = &str> + '_ {
         self.core.nodes[node.index()].roles.iter().map(|role| role.as_ref())
