@@ -100,6 +100,7 @@ pub mod rng;
 pub mod runner;
 pub mod scenario;
 pub mod scheduler;
+pub mod shrink;
 pub mod tidy;
 pub mod time;
 pub mod topology;

@@ -12,6 +12,7 @@ mod history;
 mod list;
 mod merge;
 mod run;
+mod shrink;
 mod signals;
 mod trace;
 
@@ -108,6 +109,9 @@ enum Command {
         #[arg(long, env = "ORRERY_JSON")]
         json: bool,
     },
+    /// Shrink a failure: the smallest scenario of the same seed that still fails the same
+    /// check, written into the capsule as shrunk.yaml with its trace.
+    Shrink(shrink::ShrinkArgs),
     /// Check an EDN (Jepsen) history for linearizability.
     CheckHistory {
         /// register | cas-register | kv
@@ -203,6 +207,13 @@ where
         }
         Command::Diff { targets, seeds, filter, context } => {
             trace::diff(&targets, seeds.as_deref(), &filter, context, &registry).into()
+        }
+        Command::Shrink(args) => {
+            let seed_is_explicit = matches
+                .subcommand_matches("shrink")
+                .and_then(|m| m.value_source("seed"))
+                .is_some_and(|source| source == clap::parser::ValueSource::CommandLine);
+            shrink::shrink_command(&args, seed_is_explicit, &registry).into()
         }
         Command::List { folder } => list::list(&registry, &folder).into(),
         Command::Merge { outputs, json } => merge::merge(&outputs, json).into(),

@@ -85,7 +85,7 @@ mod plan;
 mod sample;
 mod schema;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 mod validate;
 mod write;
 
