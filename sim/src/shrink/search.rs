@@ -34,6 +34,9 @@ use super::{Ending, Pass, ShrinkError, ShrinkObserver, ShrinkOptions, Step, Targ
 const EVENTS_FACTOR: u64 = 8;
 const EVENTS_FLOOR: u64 = 200_000;
 
+/// Random subsets are tried on plans of at least this many entries.
+const SUBSETS_FROM: usize = 8;
+
 /// Where the search is.
 pub(super) struct Search<'a> {
     registry: &'a Arc<Registry>,
@@ -53,6 +56,8 @@ pub(super) struct Search<'a> {
     pub(super) threads_abandoned: usize,
     events_max: Option<u64>,
     deadline: WallInstant,
+    /// Rounds of random subsets drawn so far (each draws from its own stream).
+    subset_rounds: u64,
 }
 
 /// A candidate ready to run: its change, YAML and the plan read back from it.
@@ -89,6 +94,7 @@ impl<'a> Search<'a> {
             threads_abandoned: 0,
             events_max,
             deadline: started + options.max_time,
+            subset_rounds: 0,
         }
     }
 
@@ -113,6 +119,7 @@ impl<'a> Search<'a> {
         // Merged first, a crash and its restart are removed together.
         self.repeat(Pass::Merges, |plan, _| candidates::merges(plan))?;
         self.repeat(Pass::Families, |plan, _| candidates::family_removals(plan))?;
+        self.random_subsets()?;
         self.delta_debugging()?;
         self.repeat(Pass::Nodes, |plan, _| candidates::node_removals(plan))?;
         let workload = self.registry.get(&self.plan.workload);
@@ -137,6 +144,19 @@ impl<'a> Search<'a> {
             self.once(Pass::Buggify, |plan| {
                 candidates::buggify(plan).into_iter().nth(k).unwrap_or_default()
             })?;
+        }
+        Ok(())
+    }
+
+    /// Random subsets removed, round after round while one is accepted (only for plans big
+    /// enough that delta debugging's single removals would be slow to get anywhere).
+    fn random_subsets(&mut self) -> Result<(), ShrinkError> {
+        while self.ending.is_none() && fault_count(&self.plan) >= SUBSETS_FROM {
+            let round = candidates::random_subsets(&self.plan, self.subset_rounds);
+            self.subset_rounds += 1;
+            if self.round(Pass::Chunks, round)?.is_none() {
+                break;
+            }
         }
         Ok(())
     }
