@@ -221,6 +221,21 @@ pub(crate) fn random_subsets(plan: &RunPlan, round: u64) -> Vec<Candidate> {
 /// How many random subsets one round tries.
 const SUBSETS_PER_ROUND: usize = 24;
 
+/// Every pair of entries removed, in order: for plans where no single entry can go.
+pub(crate) fn pairs(plan: &RunPlan) -> Vec<Candidate> {
+    let len = fault_count(plan);
+    let mut candidates = Vec::new();
+    for a in 0..len {
+        for b in a + 1..len {
+            candidates.push(Candidate {
+                plan: keeping(plan, |i| i != a && i != b),
+                change: format!("removed {} and {}", describe(plan, a), describe(plan, b)),
+            });
+        }
+    }
+    candidates
+}
+
 /// A crash followed by a start of the same node (with nothing else done to it in between)
 /// as one crash with `restart_after`: every such pair at once, then each alone.
 pub(crate) fn merges(plan: &RunPlan) -> Vec<Candidate> {

@@ -34,6 +34,9 @@ use super::{Ending, Pass, ShrinkError, ShrinkObserver, ShrinkOptions, Step, Targ
 const EVENTS_FACTOR: u64 = 8;
 const EVENTS_FLOOR: u64 = 200_000;
 
+/// Plans of at most this many entries that no single removal shrinks get every pair tried.
+const PAIRS_UP_TO: usize = 8;
+
 /// Random subsets are tried on plans of at least this many entries.
 const SUBSETS_FROM: usize = 8;
 
@@ -163,7 +166,8 @@ impl<'a> Search<'a> {
 
     /// Delta debugging (Zeller's ddmin) over the fault entries: chunks alone, then chunks
     /// removed, at finer granularity until single entries; it ends with every single entry
-    /// tried, so nothing left can be removed alone.
+    /// tried, so nothing left can be removed alone (and, in a plan of a few entries, no pair
+    /// either).
     fn delta_debugging(&mut self) -> Result<(), ShrinkError> {
         let mut n = 2;
         loop {
@@ -176,6 +180,13 @@ impl<'a> Search<'a> {
             match self.round(Pass::Chunks, round)? {
                 Some(index) if index < alone => n = 2,
                 Some(_) => n = (n - 1).max(2),
+                // No single entry can go; in a small plan, maybe two together can.
+                None if n >= len && (2..=PAIRS_UP_TO).contains(&len) => {
+                    if self.round(Pass::Chunks, candidates::pairs(&self.plan))?.is_none() {
+                        return Ok(());
+                    }
+                    n = 2;
+                }
                 None if n >= len => return Ok(()),
                 None => n = (2 * n).min(len),
             }
