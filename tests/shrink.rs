@@ -3,9 +3,9 @@
 //! on one thread and two, hanging candidates end under the watchdog, panics shrink, and
 //! removing one fault never changes what happened before it.
 //!
-//! Three planted bugs (an invariant, a final linearizability check, a liveness check) shrink
-//! in the default suite; `ORRERY_NIGHTLY=1` shrinks every scenario in `scenarios/bugs/` and
-//! prints the table.
+//! Every planted bug shrinks in the default suite (about 12 s on 2 cores); `ORRERY_NIGHTLY=1`
+//! measures the stability of every single-fault removal of every bug scenario instead of a
+//! sample.
 
 mod common;
 
@@ -26,27 +26,30 @@ use orrery_sim::{ms, Context, ControlAction, Instant, NodeApi, NodeId, Params, P
 
 use common::{root, TempDir};
 
-/// The planted bugs, each with the smallest seed that finds it.
-const BUGS: [(&str, u64); 13] = [
-    ("dedup-no-resend-after-restart", 3),
-    ("dedup-nonce-not-persisted", 0),
-    ("dedup-state-one-slot", 1),
-    ("echo-corrupt-replies", 0),
-    ("raft-kv-ack-before-fsync", 0),
-    ("raft-kv-commit-previous-term", 76),
-    ("raft-kv-no-step-down", 0),
-    ("raft-kv-stale-reads", 0),
-    ("raft-kv-vote-not-persisted", 1),
-    ("raft-kv-vote-not-persisted-triggered", 0),
-    ("replog-nearest-rtt-bridge-two-leaders", 0),
-    ("replog-nearest-rtt-split-brain", 0),
-    ("wal-kv-ack-before-sync", 0),
+/// The planted bugs, each with the smallest seed that finds it and how many fault entries its
+/// shrunk scenario may have: the target, 3, for all but Raft's figure 8
+/// (`raft-kv-commit-previous-term`), which needs a precise sequence of elections that one
+/// seed in a hundred of the chaos finds: any change before it loses it, and the default
+/// budget of 2,000 candidates ends the search (see benches/README.md).
+const BUGS: [(&str, u64, usize); 13] = [
+    ("dedup-no-resend-after-restart", 3, FAULTS_TARGET),
+    ("dedup-nonce-not-persisted", 0, FAULTS_TARGET),
+    ("dedup-state-one-slot", 1, FAULTS_TARGET),
+    ("echo-corrupt-replies", 0, FAULTS_TARGET),
+    ("raft-kv-ack-before-fsync", 0, FAULTS_TARGET),
+    ("raft-kv-commit-previous-term", 76, 50),
+    ("raft-kv-no-step-down", 0, FAULTS_TARGET),
+    ("raft-kv-stale-reads", 0, FAULTS_TARGET),
+    ("raft-kv-vote-not-persisted", 1, FAULTS_TARGET),
+    ("raft-kv-vote-not-persisted-triggered", 0, FAULTS_TARGET),
+    ("replog-nearest-rtt-bridge-two-leaders", 0, FAULTS_TARGET),
+    ("replog-nearest-rtt-split-brain", 0, FAULTS_TARGET),
+    ("wal-kv-ack-before-sync", 0, FAULTS_TARGET),
 ];
 
-/// Every planted bug shrinks to at most this many fault entries, but one: the Raft figure-8
-/// bug needs a precise sequence of elections that only chaos finds (see benches/README.md).
-const FAULTS_LEFT_MAX: usize = 3;
-/// And within this much wall-clock time each (the target, on 2 cores).
+/// What every planted bug should shrink to: at most this many fault entries.
+const FAULTS_TARGET: usize = 3;
+/// Each shrink takes at most this much wall-clock time (the target, on 2 cores).
 const SHRINK_SECONDS_MAX: f64 = 30.0;
 
 fn registry() -> Arc<Registry> {
@@ -114,7 +117,7 @@ fn assert_replays_and_is_a_regression_test(shrunk: &Shrunk, registry: &Registry,
 /// faults before/after, events before/after, candidates, seconds.
 fn row(bug: &str, shrunk: &Shrunk, seconds: f64) -> String {
     format!(
-        "| {bug} | {} -> {} | {} -> {} | {} | {seconds:.1} s | {} |",
+        "| {bug} | {} -> {} | {} -> {} | {} | {seconds:.2} s | {} |",
         fault_count(&shrunk.original),
         fault_count(&shrunk.plan),
         shrunk.original_report.events,
@@ -127,20 +130,18 @@ fn row(bug: &str, shrunk: &Shrunk, seconds: f64) -> String {
     )
 }
 
-fn shrink_and_check(bugs: &[(&str, u64)]) -> Vec<String> {
+fn shrink_and_check(bugs: &[(&str, u64, usize)]) -> Vec<String> {
     let registry = registry();
     let dir = TempDir::new("shrink-bugs");
     let mut rows = Vec::new();
-    for &(bug, seed) in bugs {
+    for &(bug, seed, faults_left_max) in bugs {
         let plan = plan_of(bug, seed, &registry);
-        let started = WallInstant::now();
         let shrunk = shrunk(&plan, &registry, 2);
-        let seconds = started.elapsed().as_secs_f64();
+        let seconds = shrunk.wall.as_secs_f64();
         rows.push(row(bug, &shrunk, seconds));
-        eprintln!("{}", rows.last().map_or("", String::as_str));
         assert!(seconds <= SHRINK_SECONDS_MAX, "{bug}: {seconds:.1} s");
-        if bug != "raft-kv-commit-previous-term" {
-            assert!(fault_count(&shrunk.plan) <= FAULTS_LEFT_MAX, "{bug}:\n{}", shrunk.yaml());
+        assert!(fault_count(&shrunk.plan) <= faults_left_max, "{bug}:\n{}", shrunk.yaml());
+        if faults_left_max <= FAULTS_TARGET {
             assert_eq!(shrunk.ending, Ending::Minimal, "{bug}");
         }
         assert_replays_and_is_a_regression_test(&shrunk, &registry, &dir.0);
@@ -148,31 +149,18 @@ fn shrink_and_check(bugs: &[(&str, u64)]) -> Vec<String> {
     rows
 }
 
-// Proves three planted bugs (an invariant, linearizability, a liveness check) shrink to at
-// most three faults, 1-minimal, within the time target, and that each shrunk scenario
-// replays its failure as written and passes with the bug switched off.
-#[test]
-fn planted_bugs_shrink_to_a_few_faults_that_replay() {
-    shrink_and_check(&[
-        ("raft-kv-vote-not-persisted", 1),
-        ("raft-kv-stale-reads", 0),
-        ("dedup-no-resend-after-restart", 3),
-    ]);
-}
-
-// Proves, nightly, every scenario in scenarios/bugs/ shrinks (and prints the table).
+// Proves every scenario in scenarios/bugs/ shrinks (an invariant, a liveness check, a
+// linearizability check and a trigger among them): to at most three faults and 1-minimal
+// (all but Raft's figure 8, see BUGS), within the time target, and that each shrunk scenario
+// replays its failure as written and passes with the bug switched off. Prints the table.
 #[test]
 fn every_planted_bug_shrinks() {
-    if std::env::var("ORRERY_NIGHTLY").as_deref() != Ok("1") {
-        eprintln!("skipped: set ORRERY_NIGHTLY=1 to shrink every scenario in scenarios/bugs/");
-        return;
-    }
     let files: Vec<String> = std::fs::read_dir(root().join("scenarios/bugs"))
         .expect("scenarios/bugs")
         .filter_map(|entry| entry.ok()?.path().file_stem()?.to_str().map(str::to_string))
         .collect();
     for file in &files {
-        assert!(BUGS.iter().any(|(bug, _)| bug == file), "{file} is not in BUGS");
+        assert!(BUGS.iter().any(|(bug, ..)| bug == file), "{file} is not in BUGS");
     }
     let rows = shrink_and_check(&BUGS);
     println!(
@@ -193,7 +181,7 @@ fn shrinking_is_the_same_on_one_thread_and_two() {
     let two = shrunk(&plan, &registry, 2);
     assert_eq!(one.yaml(), two.yaml());
     assert_eq!((one.candidates, &one.steps), (two.candidates, &two.steps));
-    assert!(fault_count(&plan) > 100 && fault_count(&one.plan) <= FAULTS_LEFT_MAX);
+    assert!(fault_count(&plan) > 100 && fault_count(&one.plan) <= FAULTS_TARGET);
 }
 
 // Proves a budget of candidates stops the search where it says, with a smaller plan that
@@ -267,21 +255,21 @@ fn removing_a_fault_changes_nothing_it_cannot_reach() {
     let registry = registry();
     let recording = RunOptions { recording: true, ..RunOptions::default() };
     let nightly = std::env::var("ORRERY_NIGHTLY").as_deref() == Ok("1");
-    let (bugs, step): (&[(&str, u64)], usize) = match nightly {
+    let (bugs, step): (&[(&str, u64, usize)], usize) = match nightly {
         true => (&BUGS, 1),
         // Every fifth fault of four plans, to keep the default suite fast.
         false => (
             &[
-                ("raft-kv-vote-not-persisted", 1),
-                ("raft-kv-stale-reads", 0),
-                ("dedup-state-one-slot", 1),
-                ("raft-kv-commit-previous-term", 76),
+                ("raft-kv-vote-not-persisted", 1, 0),
+                ("raft-kv-stale-reads", 0, 0),
+                ("dedup-state-one-slot", 1, 0),
+                ("raft-kv-commit-previous-term", 76, 0),
             ],
             5,
         ),
     };
     let (mut removals, mut node_removals, mut renumbered) = (0, 0, 0);
-    for &(bug, seed) in bugs {
+    for &(bug, seed, _) in bugs {
         let plan = plan_of(bug, seed, &registry);
         let (_, trace) = run_plan(&plan, &registry, recording);
         let records = trace.expect("recorded").take_records();
@@ -381,7 +369,8 @@ impl Process<()> for Spinner {
     fn on_message(&mut self, _ctx: &mut Context<()>, _from: NodeId, _message: ()) {}
     fn on_timer(&mut self, ctx: &mut Context<()>, _timer: TimerId, _tag: u64) {
         if !self.booter && ctx.now().as_nanos() < 400_000_000 {
-            let started = WallInstant::now(); // tidy: allow (a test's planted hang)
+            #[allow(clippy::disallowed_methods)] // tidy: allow (a test's planted hang)
+            let started = WallInstant::now();
             while started.elapsed() < SPIN {
                 std::hint::spin_loop();
             }
@@ -440,13 +429,12 @@ fn hanging_candidates_end_under_the_watchdog() {
     let registry = spinner_registry();
     let plan = spinner_plan(false, &registry);
     let options = ShrinkOptions { hang_timeout: WallDuration::from_millis(300), ..options(2) };
-    let started = WallInstant::now();
     let shrunk = shrink::shrink(&plan, &registry, &options, &mut Quiet).expect("shrinks");
     let kept: Vec<&ControlAction> = shrunk.plan.faults.iter().map(|(_, action)| action).collect();
     assert_eq!(kept, [&ControlAction::Crash(NodeId(0)), &ControlAction::Crash(NodeId(1))]);
     assert_eq!(shrunk.ending, Ending::Minimal);
     assert!(shrunk.threads_abandoned > 0, "no candidate hung");
-    assert!(started.elapsed() < WallDuration::from_secs(30));
+    assert!(shrunk.wall < WallDuration::from_secs(30));
 }
 
 /// Panics on seed threads are failures in their reports; printing them (with a backtrace)

@@ -19,6 +19,7 @@ use crate::node::NodeId;
 use crate::rng::Stream;
 use crate::scenario::RunPlan;
 use crate::time::{Duration, Instant};
+use crate::trace::Record;
 use crate::workload::{ParamKind, ParamSpec, ParamValue};
 
 use super::remap::without_node;
@@ -190,6 +191,67 @@ pub(crate) fn chunks(plan: &RunPlan, n: usize) -> (Vec<Candidate>, usize) {
         candidates.push(Candidate { plan: keeping(plan, |i| !(start..end).contains(&i)), change });
     }
     (candidates, alone)
+}
+
+/// The disk crash points that struck at random (`crash_probability_per_operation`) in the
+/// run whose trace is `records`, pinned: the rate off everywhere and, for each crash point,
+/// a `crash_at_disk_operation` armed at its instant on the operation it struck. Each crash
+/// then happens where it did however the faults before it change the count of operations,
+/// and the ones the failure does not need can be removed like any fault. `None` when no rate
+/// is on, or the plan already arms crash points (their strikes look the same in a trace).
+pub(crate) fn pinned_crash_points(plan: &RunPlan, records: &[Record]) -> Option<Candidate> {
+    let random = |config: &DiskConfig| config.crash_probability_per_operation > 0.0;
+    let armed =
+        plan.faults.iter().any(|(_, a)| matches!(a, ControlAction::CrashAtDiskOperation { .. }));
+    let rated = random(&plan.disk)
+        || plan
+            .faults
+            .iter()
+            .any(|(_, a)| matches!(a, ControlAction::SetDisk { config, .. } if random(config)));
+    if armed || !rated {
+        return None;
+    }
+    let mut smaller = plan.clone();
+    smaller.disk.crash_probability_per_operation = 0.0;
+    for (_, action) in &mut smaller.faults {
+        if let ControlAction::SetDisk { config, .. } = action {
+            config.crash_probability_per_operation = 0.0;
+        }
+    }
+    let is_operation = |r: &Record| {
+        r.kind == "disk"
+            && r.detail
+                .as_deref()
+                .is_some_and(|d| d.starts_with("Operation {") || d.starts_with("CrashPoint {"))
+    };
+    let mut pinned = Vec::new();
+    for (k, record) in records.iter().enumerate() {
+        let is_crash = record.kind == "disk"
+            && record.detail.as_deref().is_some_and(|d| d.starts_with("CrashPoint {"));
+        let Some(node) = record.node.filter(|_| is_crash) else { continue };
+        // Armed at the crash's instant (scheduled faults come before the run's own events
+        // at an instant), on the operation it struck, counting the node's operations there.
+        let operation = records[..=k]
+            .iter()
+            .rev()
+            .take_while(|r| r.time == record.time)
+            .filter(|r| r.node == Some(node) && is_operation(r))
+            .count() as u64;
+        pinned.push((
+            record.time,
+            ControlAction::CrashAtDiskOperation { node, operation, restart_after: None },
+        ));
+    }
+    let count = pinned.len();
+    for (at, action) in pinned {
+        let position = smaller.faults.partition_point(|(t, _)| *t <= at);
+        smaller.faults.insert(position, (at, action));
+    }
+    let was = plan.disk.crash_probability_per_operation;
+    Some(Candidate {
+        plan: smaller,
+        change: format!("disk crash points pinned: crash_probability_per_operation {was} -> 0.0 and {count} crash_at_disk_operation where they struck"),
+    })
 }
 
 /// Random subsets of the entries removed, a half, a quarter or three quarters at a time:

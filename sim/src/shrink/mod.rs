@@ -2,7 +2,8 @@
 //! the same check the same way.
 //!
 //! What shrinks, in the order the search tries it: the chaos phase's length, a crash and its
-//! start merged into one crash with `restart_after`, whole fault families, the fault entries
+//! start merged into one crash with `restart_after`, random disk crash points pinned as
+//! `crash_at_disk_operation` where they struck, whole fault families, the fault entries
 //! by delta debugging (until no single one can go), nodes (where the workload accepts
 //! the smaller topology), workload parameters the workload marks `#[param(shrink)]`, fault
 //! rates of the network and disks, each remaining entry's duration, rate and time, and
@@ -136,6 +137,8 @@ pub enum Pass {
     Chaos,
     /// A crash and its start merged into one crash with `restart_after`.
     Merges,
+    /// Random disk crash points pinned where they struck.
+    Pins,
     /// A whole family of faults removed (every crash, every partition...).
     Families,
     /// Delta debugging over the fault entries.

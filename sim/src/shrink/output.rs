@@ -102,7 +102,7 @@ impl Shrunk {
         changes.extend(
             self.steps
                 .iter()
-                .filter(|step| matches!(step.pass, Pass::Merges | Pass::Entries))
+                .filter(|step| matches!(step.pass, Pass::Merges | Pass::Pins | Pass::Entries))
                 .map(|step| step.change.clone()),
         );
         for change in changes.iter().take(CHANGES_SHOWN_MAX) {

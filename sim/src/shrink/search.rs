@@ -19,7 +19,8 @@ use std::sync::Arc;
 use std::time::Instant as WallInstant;
 
 use crate::runner::{
-    run_sweep, FailureKind, Planner, Rerun, SeedReport, Stop, SweepObserver, SweepOptions,
+    run_plan, run_sweep, FailureKind, Planner, Rerun, RunOptions, SeedReport, Stop, SweepObserver,
+    SweepOptions,
 };
 use crate::scenario::{parse, plan_to_yaml, RunPlan};
 use crate::workload::Registry;
@@ -33,6 +34,10 @@ use super::{Ending, Pass, ShrinkError, ShrinkObserver, ShrinkOptions, Step, Targ
 /// under it runs exactly as its YAML says.
 const EVENTS_FACTOR: u64 = 8;
 const EVENTS_FLOOR: u64 = 200_000;
+
+/// Crash points are pinned from a recorded run only up to this many events (the records are
+/// held in memory).
+const PIN_EVENTS_MAX: u64 = 2_000_000;
 
 /// Plans of at most this many entries that no single removal shrinks get every pair tried.
 const PAIRS_UP_TO: usize = 8;
@@ -121,6 +126,7 @@ impl<'a> Search<'a> {
         self.repeat(Pass::Chaos, candidates::chaos)?;
         // Merged first, a crash and its restart are removed together.
         self.repeat(Pass::Merges, |plan, _| candidates::merges(plan))?;
+        self.pin_crash_points()?;
         self.repeat(Pass::Families, |plan, _| candidates::family_removals(plan))?;
         self.random_subsets()?;
         self.delta_debugging()?;
@@ -147,6 +153,29 @@ impl<'a> Search<'a> {
             self.once(Pass::Buggify, |plan| {
                 candidates::buggify(plan).into_iter().nth(k).unwrap_or_default()
             })?;
+        }
+        Ok(())
+    }
+
+    /// Random disk crash points pinned where they struck (see `candidates`), from a recorded
+    /// run of the current plan; skipped for runs too long to hold in memory.
+    fn pin_crash_points(&mut self) -> Result<(), ShrinkError> {
+        if self.ending.is_some() || self.report.events > PIN_EVENTS_MAX {
+            return Ok(());
+        }
+        let random = |c: &crate::disk::DiskConfig| c.crash_probability_per_operation > 0.0;
+        let rated = random(&self.plan.disk)
+            || self.plan.faults.iter().any(|(_, a)| {
+                matches!(a, crate::fault::ControlAction::SetDisk { config, .. } if random(config))
+            });
+        if !rated {
+            return Ok(());
+        }
+        let recording = RunOptions { recording: true, ..RunOptions::default() };
+        let (_, trace) = run_plan(&self.capped(&self.plan), self.registry, recording);
+        let records = trace.map(|mut trace| trace.take_records()).unwrap_or_default();
+        if let Some(candidate) = candidates::pinned_crash_points(&self.plan, &records) {
+            self.round(Pass::Pins, vec![candidate])?;
         }
         Ok(())
     }
