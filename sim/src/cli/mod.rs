@@ -1,9 +1,10 @@
 //! The command line, as a library so a user's own binary can reuse it with their own
 //! workloads registered: `orrery_sim::cli::main(registry)`.
 //!
-//! Exit codes: 0 all passed (or an `expect: fail` scenario failed as expected), 1 a check
-//! failed (or an expected failure did not appear; for `diff`, the traces differ), 2 bad input
-//! or usage (zero seeds run is always 2), 130/143 a sweep interrupted by SIGINT/SIGTERM. Every
+//! Exit codes: 0 all passed (or an `expect: fail` scenario failed as expected; for `shrink`,
+//! shrunk), 1 a check failed (or an expected failure did not appear; for `diff`, the traces
+//! differ), 2 bad input or usage (zero seeds run is always 2; for `shrink`, a seed that
+//! passes), 130/143 a sweep or shrink interrupted by SIGINT/SIGTERM. Every
 //! flag of `run` has an `ORRERY_*` environment mirror; a flag given on the command line beats
 //! its variable. Wall-clock time is read here only to report speed.
 

@@ -16,6 +16,7 @@
 //! candidate runs without the hang watchdog; nothing is written here (see `output`).
 
 mod candidates;
+mod lowering;
 mod output;
 mod remap;
 mod search;

@@ -19,7 +19,8 @@ use crate::runner::{
 use crate::scenario::RunPlan;
 use crate::workload::Registry;
 
-use super::candidates::{families, fault_count, DISK_RATES, LINK_RATES};
+use super::candidates::{families, fault_count};
+use super::lowering::{DISK_RATES, LINK_RATES};
 use super::{Pass, ShrinkOptions, Shrunk, SHRUNK_SUFFIX};
 
 /// The name every output of the first shrink into a directory starts with.

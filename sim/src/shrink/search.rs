@@ -26,6 +26,7 @@ use crate::scenario::{parse, plan_to_yaml, RunPlan};
 use crate::workload::Registry;
 
 use super::candidates::{self, fault_count, Candidate};
+use super::lowering;
 use super::{Ending, Pass, ShrinkError, ShrinkObserver, ShrinkOptions, Step, Target};
 
 /// Candidates run with at most this many times the original's events (or `EVENTS_FLOOR`):
@@ -134,24 +135,24 @@ impl<'a> Search<'a> {
         let workload = self.registry.get(&self.plan.workload);
         let specs = workload.map(|w| w.parameters()).unwrap_or_default();
         for spec in &specs {
-            self.repeat(Pass::Params, |plan, _| candidates::param(plan, spec))?;
+            self.repeat(Pass::Params, |plan, _| lowering::param(plan, spec))?;
         }
-        let rounds = candidates::plan_rates(&self.plan).len();
+        let rounds = lowering::plan_rates(&self.plan).len();
         for k in 0..rounds {
             self.once(Pass::Rates, |plan| {
-                candidates::plan_rates(plan).into_iter().nth(k).unwrap_or_default()
+                lowering::plan_rates(plan).into_iter().nth(k).unwrap_or_default()
             })?;
         }
         let mut i = 0;
         while i < fault_count(&self.plan) {
-            self.once(Pass::Entries, |plan| candidates::shorter(plan, i))?;
-            self.once(Pass::Entries, |plan| candidates::milder(plan, i))?;
-            self.once(Pass::Entries, |plan| candidates::earlier(plan, i))?;
+            self.once(Pass::Entries, |plan| lowering::shorter(plan, i))?;
+            self.once(Pass::Entries, |plan| lowering::milder(plan, i))?;
+            self.once(Pass::Entries, |plan| lowering::earlier(plan, i))?;
             i += 1;
         }
         for k in 0..3 {
             self.once(Pass::Buggify, |plan| {
-                candidates::buggify(plan).into_iter().nth(k).unwrap_or_default()
+                lowering::buggify(plan).into_iter().nth(k).unwrap_or_default()
             })?;
         }
         Ok(())
