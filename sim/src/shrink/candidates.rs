@@ -371,3 +371,71 @@ pub(crate) fn node_removals(plan: &RunPlan) -> Vec<Candidate> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::parse;
+    use crate::scenario::test_support::registry;
+    use crate::time::ms;
+
+    fn plan(faults: &str) -> RunPlan {
+        let text = format!(
+            "name: t\ntopology: {{count: 3}}\nworkload: {{name: kv}}\nphases: {{chaos: 10s}}\nfaults:\n{faults}"
+        );
+        match parse("t.yaml", text.as_bytes(), &registry()) {
+            Ok(scenario) => scenario.sample(0),
+            Err(errors) => panic!("{errors}"),
+        }
+    }
+
+    const FIVE: &str = "  - {at: 1s, kind: crash, node: n1}
+  - {at: 2s, kind: partition, isolate: n0, duration: 100ms}
+  - {at: 3s, kind: start, node: n1}
+  - {at: 4s, kind: crash, node: n2}
+  - {at: 5s, kind: pause, node: n2}
+";
+
+    // Proves delta debugging's chunks cover every entry once at any granularity, "alone"
+    // candidates first, and that removing a chunk keeps the rest in order.
+    #[test]
+    fn chunks_partition_the_entries() {
+        let plan = plan(FIVE);
+        for n in 1..=5 {
+            let (round, alone) = chunks(&plan, n);
+            assert_eq!(alone, if n > 2 { n } else { 0 });
+            let removed: usize = round[alone..].iter().map(|c| 5 - fault_count(&c.plan)).sum();
+            assert_eq!(removed, 5, "granularity {n}");
+        }
+        let (round, _) = chunks(&plan, 5);
+        let left: Vec<&str> = round[5 + 1].plan.faults.iter().map(|(_, a)| a.kind()).collect();
+        assert_eq!(left, ["crash", "start", "crash", "pause"]);
+    }
+
+    // Proves a crash and the next start of its node merge into one crash with restart_after,
+    // and a crash followed by something else done to its node does not.
+    #[test]
+    fn a_crash_and_its_start_merge() {
+        let plan = plan(FIVE);
+        let round = merges(&plan);
+        assert_eq!(round.len(), 1, "only n1's crash has a start next");
+        let merged = &round[0].plan;
+        assert_eq!(fault_count(merged), 4);
+        assert_eq!(
+            merged.faults[0].1,
+            ControlAction::CrashAndRestart { node: NodeId(1), after: ms(2000) }
+        );
+    }
+
+    // Proves random subsets are the same for the same round and differ between rounds.
+    #[test]
+    fn random_subsets_are_drawn_from_their_round() {
+        let plan = plan(&FIVE.repeat(3));
+        let texts = |round| -> Vec<String> {
+            random_subsets(&plan, round).iter().map(|c| c.change.clone()).collect()
+        };
+        assert_eq!(texts(0), texts(0));
+        assert_ne!(texts(0), texts(1));
+        assert_eq!(random_subsets(&plan, 0).len(), SUBSETS_PER_ROUND);
+    }
+}

@@ -38,7 +38,7 @@ const EVENTS_FLOOR: u64 = 200_000;
 
 /// Crash points are pinned from a recorded run only up to this many events (the records are
 /// held in memory).
-const PIN_EVENTS_MAX: u64 = 2_000_000;
+const PIN_EVENTS_MAX: u64 = 500_000;
 
 /// Plans of at most this many entries that no single removal shrinks get every pair tried.
 const PAIRS_UP_TO: usize = 8;
