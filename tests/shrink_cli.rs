@@ -166,3 +166,14 @@ fn run_shrink_points_at_the_shrunk_scenario_and_keeps_the_history() {
     }
     assert!(read(&dir.join("shrunk-witness.txt")).contains("longest linearizable prefix"));
 }
+
+// Proves `orrery list` marks the parameters shrinking may lower, and only those.
+#[test]
+fn list_marks_the_parameters_shrinking_may_lower() {
+    let list = orrery(&["list"]);
+    let printed = text(&list);
+    assert!(printed.contains("param keys: integer >= 1 = 3 [shrinks]"), "{printed}");
+    assert!(printed.contains("param events: integer >= 1 = 120 [shrinks]"), "{printed}");
+    let bug = printed.lines().find(|l| l.contains("param bug:")).unwrap_or("");
+    assert!(!bug.contains("[shrinks]"), "{bug}");
+}

@@ -74,12 +74,39 @@ impl ShrinkBudget {
     }
 }
 
-/// Stops the search on SIGINT/SIGTERM.
-struct OnSignal;
+/// Stops the search on SIGINT/SIGTERM, and shows how far it got on a terminal's stderr.
+struct OnSignal {
+    terminal: bool,
+    shown: bool,
+}
 
 impl ShrinkObserver for OnSignal {
     fn stop_requested(&mut self) -> Option<Stop> {
         signals::received().map(|signal| Stop { reason: signals::name(signal), signal })
+    }
+
+    fn accepted(&mut self, change: &str, faults: usize, report: &SeedReport) {
+        if self.terminal {
+            let mut line =
+                format!("shrinking: {faults} faults, {} events: {change}", report.events);
+            line.truncate(line.char_indices().nth(100).map_or(line.len(), |(i, _)| i));
+            eprint!("\r\x1b[2K{line}");
+            self.shown = true;
+        }
+    }
+}
+
+impl OnSignal {
+    fn new() -> OnSignal {
+        use std::io::IsTerminal;
+        OnSignal { terminal: std::io::stderr().is_terminal(), shown: false }
+    }
+
+    /// Clears the progress line.
+    fn done(&self) {
+        if self.shown {
+            eprint!("\r\x1b[2K");
+        }
     }
 }
 
@@ -169,7 +196,10 @@ pub(super) fn shrink_failure(
     options: &ShrinkOptions,
     replayer: &Replayer,
 ) -> Result<Done, Status> {
-    let shrunk = match shrink::shrink(plan, registry, options, &mut OnSignal) {
+    let mut observer = OnSignal::new();
+    let shrunk = shrink::shrink(plan, registry, options, &mut observer);
+    observer.done();
+    let shrunk = match shrunk {
         Ok(shrunk) => shrunk,
         Err(ShrinkError::Interrupted(_)) => {
             return Err(Status::Interrupted(signals::received().unwrap_or(2)))
