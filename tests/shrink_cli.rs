@@ -23,8 +23,8 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-// Proves `shrink CAPSULE` writes shrunk.yaml, its trace, picture and summary into the capsule
-// and prints the summary line; that `run shrunk.yaml --seed N` fails the same check; and that
+// Proves a capsule's summary says how to shrink it, and `shrink CAPSULE` writes shrunk.yaml,
+// its trace, picture and summary into the capsule and prints the summary line; that `run shrunk.yaml --seed N` fails the same check; and that
 // shrinking again writes shrunk-2.yaml, the same bytes, leaving shrunk.yaml as it was.
 #[test]
 fn shrink_writes_a_scenario_that_fails_the_same_check() {
@@ -39,6 +39,8 @@ fn shrink_writes_a_scenario_that_fails_the_same_check() {
     ]);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     let dir = capsule(&out.0);
+    let hint = format!("shrink {}", dir.display());
+    assert!(read(&dir.join("summary.txt")).contains(&hint), "the capsule says how to shrink it");
     let shrink = orrery(&["shrink", &dir.display().to_string(), "--jobs", "2"]);
     assert_eq!(shrink.status.code(), Some(0), "{}", text(&shrink));
     let printed = text(&shrink);

@@ -81,6 +81,9 @@ impl Capsule {
             None => replayer.seed_command(scenario_path, report.seed),
         };
         replays.push(format!("replay from the scenario: {from_scenario}"));
+        if let Some(command) = replayer.shrink_command(&capsule.dir) {
+            replays.push(format!("shrink it to the smallest scenario that fails so: {command}"));
+        }
         let summary = format!(
             "{}\n{}\nstats: {}\n",
             render_failure(&plan.scenario, scenario_path, report, replayer).trim_end(),
