@@ -101,6 +101,7 @@ pub mod rng;
 pub mod runner;
 pub mod scenario;
 pub mod scheduler;
+pub mod shrink;
 pub mod subprocess;
 pub mod task;
 pub mod tidy;

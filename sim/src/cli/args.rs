@@ -60,6 +60,11 @@ pub(super) struct RunArgs {
     /// file): only the seeds it has not recorded run; the summary is the whole sweep's.
     #[arg(long, env = "ORRERY_RESUME")]
     pub(super) resume: Option<PathBuf>,
+    /// After the sweep, shrink the first failure of each (check, kind) into its capsule.
+    #[arg(long, env = "ORRERY_SHRINK", value_parser = BoolishValueParser::new())]
+    pub(super) shrink: bool,
+    #[command(flatten)]
+    pub(super) shrink_budget: super::shrink::ShrinkBudget,
     #[command(flatten)]
     pub(super) overrides: OverrideArgs,
 }

@@ -13,8 +13,10 @@ pub(super) fn list(registry: &Registry, folder: &Path) -> Status {
     for workload in registry.iter() {
         println!("  {} — {}", workload.name(), workload.description());
         for parameter in workload.parameters() {
+            // `orrery shrink` may lower the parameters a workload marks `#[param(shrink)]`.
+            let shrinks = if parameter.shrink { " [shrinks]" } else { "" };
             println!(
-                "      param {}: {} = {} ({})",
+                "      param {}: {} = {}{shrinks} ({})",
                 parameter.name,
                 parameter.kind.name(),
                 parameter.default,

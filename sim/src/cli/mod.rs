@@ -1,13 +1,14 @@
 //! The command line, as a library so a user's own binary can reuse it with their own
 //! workloads registered: `orrery_sim::cli::main(registry)`.
 //!
-//! Exit codes: 0 all passed (or an `expect: fail` scenario failed as expected), 1 a check
-//! failed (or an expected failure did not appear; for `diff`, the traces differ), 2 bad input
-//! or usage (zero seeds run is always 2), 3 a check could not decide (`check-history` ran out
-//! of its step budget), 130/143 a sweep interrupted by SIGINT/SIGTERM, 141 stdout was closed
-//! early (`orrery ... | head`), quietly. Every flag of `run` has an `ORRERY_*` environment
-//! mirror; a flag given on the command line beats its variable. Wall-clock time is read here
-//! only to report speed.
+//! Exit codes: 0 all passed (or an `expect: fail` scenario failed as expected; for `shrink`,
+//! shrunk), 1 a check failed (or an expected failure did not appear; for `diff`, the traces
+//! differ), 2 bad input or usage (zero seeds run is always 2; for `shrink`, a seed that
+//! passes), 3 a check could not decide (`check-history` ran out of its step budget), 130/143 a
+//! sweep or shrink interrupted by SIGINT/SIGTERM, 141 stdout was closed early
+//! (`orrery ... | head`), quietly. Every flag of `run` has an `ORRERY_*` environment mirror; a
+//! flag given on the command line beats its variable. Wall-clock time is read here only to
+//! report speed.
 
 mod args;
 mod ctl;
@@ -16,6 +17,7 @@ mod list;
 mod merge;
 mod run;
 mod serve;
+mod shrink;
 mod signals;
 mod trace;
 
@@ -122,6 +124,9 @@ enum Command {
         #[arg(long)]
         metrics: Option<PathBuf>,
     },
+    /// Shrink a failure: the smallest scenario of the same seed that still fails the same
+    /// check, written into the capsule as shrunk.yaml with its trace.
+    Shrink(shrink::ShrinkArgs),
     /// Serve one world of a scenario, paused at time 0, over the control protocol
     /// (docs/CONTROL_PROTOCOL.md); prints the bound address on the first line of stdout.
     Serve(serve::ServeArgs),
@@ -242,6 +247,13 @@ where
         }
         Command::Diff { targets, seeds, filter, context, overrides } => {
             trace::diff(&targets, seeds.as_deref(), &filter, context, &overrides, &registry).into()
+        }
+        Command::Shrink(args) => {
+            let seed_is_explicit = matches
+                .subcommand_matches("shrink")
+                .and_then(|m| m.value_source("seed"))
+                .is_some_and(|source| source == clap::parser::ValueSource::CommandLine);
+            shrink::shrink_command(&args, seed_is_explicit, &registry).into()
         }
         Command::List { folder } => list::list(&registry, &folder).into(),
         Command::Merge { outputs, json, metrics } => {

@@ -19,19 +19,20 @@ use std::time::Duration;
 use clap::ArgMatches;
 
 use crate::runner::{
-    self, digest, json_line, json_summary, render_failure, render_summary, Capsule, Journal,
-    JournalHeader, Replayer, Rerun, RerunOutcome, Resumed, SeedReport, SeedSet, Stop, Summary,
-    SweepMetrics, SweepObserver, SweepOptions, SweepScope, SweepStatus, CAPSULES_MAX,
+    self, digest, json_line, json_summary, render_failure, render_summary, Capsule, FailureKind,
+    Journal, JournalHeader, Replayer, Rerun, RerunOutcome, Resumed, SeedReport, SeedSet, Stop,
+    Summary, SweepMetrics, SweepObserver, SweepOptions, SweepScope, SweepStatus, CAPSULES_MAX,
     CAPSULE_TRACE_BYTES_MAX,
 };
 use crate::scenario::{Expect, Scenario};
 use crate::workload::Registry;
 
 use super::args::{chosen_seeds, given, Given, RunArgs};
+use super::shrink::{shrink_failure, Place};
 use super::{load, parse_shard, replayer, shard_from_environment, signals, Status};
 
 /// The default `--out`.
-const OUT_DEFAULT: &str = "orrery-out";
+pub(super) const OUT_DEFAULT: &str = "orrery-out";
 
 /// One scenario, ready to run.
 struct Prepared {
@@ -429,6 +430,13 @@ fn run_scenario(
             runner::shell_quote(&out.display().to_string())
         ));
     }
+    if args.shrink && end.stopped.is_none() {
+        let shrinks = shrink_first_failures(&sink, registry, options, args, out, replayer);
+        match args.json {
+            true => eprint!("{shrinks}"),
+            false => report.push_str(&shrinks),
+        }
+    }
     let verdict = verdict(&sink.summary, &scenario, &end, &mut notes);
     if args.json {
         eprint!("{notes}");
@@ -441,6 +449,46 @@ fn run_scenario(
         _ => verdict,
     };
     (verdict, Some(Swept { summary: sink.summary, scope, status }))
+}
+
+/// `--shrink`: the smallest failing seed of each (check, kind) shrunk into its capsule (made
+/// now if the sweep wrote none for it). Returns what to print.
+fn shrink_first_failures(
+    sink: &RunSink<'_>,
+    registry: &Arc<Registry>,
+    options: SweepOptions,
+    args: &RunArgs,
+    out: &Path,
+    replayer: &Replayer,
+) -> String {
+    let shrink_options = args.shrink_budget.options(options.jobs, options.hang_timeout);
+    let mut text = String::new();
+    for failing in sink.summary.first_failures() {
+        let Some(failure) = &failing.failure else { continue };
+        if matches!(failure.kind, FailureKind::Setup | FailureKind::Nondeterminism) {
+            continue;
+        }
+        let capsule =
+            sink.capsules.values().find(|c| c.seed == failing.seed).map(|c| c.dir.clone());
+        let plan = sink.scenario.sample(failing.seed);
+        let path = PathBuf::from(sink.path);
+        let place = Place { capsule: capsule.as_deref(), out, scenario_path: &path };
+        match shrink_failure(&plan, place, registry, &shrink_options, replayer) {
+            Ok(done) => text.push_str(&done.render()),
+            Err(Status::Interrupted(_)) => {
+                text.push_str("shrinking interrupted\n");
+                break;
+            }
+            Err(Status::BadInput(message) | Status::BadInputRendered(message)) => {
+                text.push_str(&format!(
+                    "could not shrink seed {} ({}): {message}\n",
+                    failing.seed, failure.check
+                ));
+            }
+            Err(_) => {}
+        }
+    }
+    text
 }
 
 /// Exit status of a finished (or stopped) sweep, with what it says written to `notes`.

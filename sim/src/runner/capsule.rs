@@ -3,7 +3,10 @@
 //! `scenario.yaml` (the scenario as written, for scenarios that have no file: a `TestRun`'s
 //! inline YAML), `summary.txt` (the failure line and the commands that replay it) and
 //! `trace.txt` (the full trace, recorded by a re-run of the seed) and `index.html` (its
-//! space-time picture, drawn once the trace is recorded).
+//! space-time picture, drawn once the trace is recorded); for a failed final check over a
+//! client history (linearizability), `history.edn` (the history as Jepsen EDN) and
+//! `witness.txt` (the checker's verdict: the longest linearizable prefix and the operation
+//! that cannot be placed). `orrery shrink` adds `shrunk.yaml` and its own views.
 //!
 //! The directory and its small files are written at once, when the failing seed is released;
 //! the trace follows when the re-run ends, and `summary.txt` says how it ended. A capsule
@@ -12,10 +15,11 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use super::history_export::history_edn;
 use super::journal::sanitize;
 use super::report::{render_failure, Replayer};
 use super::sweep::RerunOutcome;
-use super::{Failure, SeedReport};
+use super::{Failure, FailureKind, SeedReport};
 use crate::scenario::{plan_to_yaml, RunPlan};
 use crate::trace::TraceFile;
 use crate::view::SpaceTime;
@@ -77,6 +81,9 @@ impl Capsule {
             None => replayer.seed_command(scenario_path, report.seed),
         };
         replays.push(format!("replay from the scenario: {from_scenario}"));
+        if let Some(command) = replayer.shrink_command(&capsule.dir) {
+            replays.push(format!("shrink it to the smallest scenario that fails so: {command}"));
+        }
         let summary = format!(
             "{}\n{}\nstats: {}\n",
             render_failure(&plan.scenario, scenario_path, report, replayer).trim_end(),
@@ -123,17 +130,23 @@ impl Capsule {
             }
         };
         let note = match outcome {
-            RerunOutcome::Recorded { .. } => match self.write_picture()? {
-                Picture::Drawn => note,
-                Picture::TooBig(bytes) => format!(
-                    "{note}\nindex.html: not drawn: trace.txt is {} MiB (more than {} MiB); \
-                     `orrery trace` a shorter window with --html",
-                    bytes >> 20,
-                    PICTURE_MAX_BYTES >> 20
-                ),
-            },
+            RerunOutcome::Recorded { .. } => {
+                let views = write_views(
+                    &self.dir,
+                    &self.trace_path(),
+                    &self.plan,
+                    self.failure.as_ref(),
+                    &CAPSULE_VIEWS,
+                )?;
+                std::iter::once(note).chain(views).collect::<Vec<_>>().join("\n")
+            }
             _ => note,
         };
+        self.append_summary(&note)
+    }
+
+    /// Appends a line (or lines) to `summary.txt`.
+    pub fn append_summary(&self, note: &str) -> Result<(), String> {
         let path = self.dir.join("summary.txt");
         let mut file = std::fs::OpenOptions::new()
             .append(true)
@@ -143,35 +156,66 @@ impl Capsule {
     }
 }
 
-impl Capsule {
-    /// `index.html`: the space-time picture of the recorded trace, with the failure marked,
-    /// unless the trace is too big to draw within the capsule's memory bound.
-    fn write_picture(&self) -> Result<Picture, String> {
-        let path = self.trace_path();
-        let bytes = std::fs::metadata(&path).map_err(|e| format!("{}: {e}", path.display()))?.len();
-        if bytes > PICTURE_MAX_BYTES {
-            return Ok(Picture::TooBig(bytes));
-        }
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let file = TraceFile::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        let picture = SpaceTime::new(&file)
-            .with_plan(&self.plan)
-            .with_failure(self.failure.as_ref().map(Into::into));
-        write_new_file(&self.dir.join("index.html"), &crate::view::capsule_html(&picture, None))?;
-        Ok(Picture::Drawn)
+/// The names of the files drawn from a capsule's recorded trace.
+#[derive(Debug, Clone, Copy)]
+pub struct Views<'a> {
+    /// The space-time picture.
+    pub picture: &'a str,
+    /// The clients' history as Jepsen EDN (a failed final check with a recorded history).
+    pub history: &'a str,
+    /// The check's verdict on that history: the longest linearizable prefix and the
+    /// operation that cannot be placed.
+    pub witness: &'a str,
+}
+
+/// What a failure capsule draws from `trace.txt`.
+pub const CAPSULE_VIEWS: Views<'static> =
+    Views { picture: "index.html", history: "history.edn", witness: "witness.txt" };
+
+/// Draws the files named by `names` in `dir` from the trace at `trace` (a run of `plan`
+/// that failed as `failure` says): the picture, unless the trace is too big to draw within
+/// a capsule's memory bound; for a failed final check whose run recorded a client history,
+/// the history as EDN and the check's verdict. Returns the lines to add to a summary.
+pub fn write_views(
+    dir: &Path,
+    trace: &Path,
+    plan: &RunPlan,
+    failure: Option<&Failure>,
+    names: &Views<'_>,
+) -> Result<Vec<String>, String> {
+    let bytes = std::fs::metadata(trace).map_err(|e| format!("{}: {e}", trace.display()))?.len();
+    if bytes > PICTURE_MAX_BYTES {
+        return Ok(vec![format!(
+            "{}: not drawn: {} is {} MiB (more than {} MiB); `orrery trace` a shorter window \
+             with --html",
+            names.picture,
+            trace.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+            bytes >> 20,
+            PICTURE_MAX_BYTES >> 20
+        )]);
     }
+    let text = std::fs::read_to_string(trace).map_err(|e| format!("{}: {e}", trace.display()))?;
+    let file = TraceFile::parse(&text).map_err(|e| format!("{}: {e}", trace.display()))?;
+    let picture = SpaceTime::new(&file).with_plan(plan).with_failure(failure.map(Into::into));
+    write_new_file(&dir.join(names.picture), &crate::view::capsule_html(&picture, None))?;
+    let mut notes = Vec::new();
+    let final_check = failure.filter(|f| f.kind == FailureKind::Check);
+    if let (Some(failure), Some((edn, operations))) = (final_check, history_edn(&file.records)) {
+        write_new_file(&dir.join(names.history), &edn)?;
+        let verdict = format!("{} failed: {}\n", failure.check, failure.message.trim_end());
+        write_new_file(&dir.join(names.witness), &verdict)?;
+        notes.push(format!(
+            "{}: the clients' history ({operations} operations) as Jepsen EDN; {}: the \
+             checker's verdict on it",
+            names.history, names.witness
+        ));
+    }
+    Ok(notes)
 }
 
 /// The biggest trace a capsule draws: parsing holds the whole trace in memory several times
 /// over, and a capsule is written in bounded memory.
 const PICTURE_MAX_BYTES: u64 = 32 << 20;
-
-/// Whether a capsule's `index.html` was drawn.
-enum Picture {
-    Drawn,
-    TooBig(u64),
-}
 
 /// Writes a file that must not exist yet: nothing a user produced is overwritten silently.
 pub fn write_new_file(path: &Path, text: &str) -> Result<(), String> {

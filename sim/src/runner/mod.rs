@@ -7,6 +7,7 @@
 //! it never feeds back into a simulation.
 
 mod capsule;
+mod history_export;
 mod journal;
 mod merge;
 mod metrics;
@@ -20,7 +21,11 @@ mod worker;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-pub use capsule::{write_new_file, Capsule, CAPSULES_MAX, CAPSULE_TRACE_BYTES_MAX};
+pub use capsule::{
+    write_new_file, write_views, Capsule, Views, CAPSULES_MAX, CAPSULE_TRACE_BYTES_MAX,
+    CAPSULE_VIEWS,
+};
+pub use history_export::history_edn;
 pub use journal::{digest, Journal, JournalError, JournalHeader, Resumed};
 pub use merge::{merge_json_lines, merge_outputs, MergeError, MergedScenario};
 pub use metrics::{render_metrics, SweepMetrics};

@@ -243,6 +243,18 @@ impl Replayer {
             Replayer::Test(_) => None,
         }
     }
+
+    /// The command that shrinks a capsule's failure, when there is a binary to do it.
+    pub fn shrink_command(&self, capsule: &Path) -> Option<String> {
+        match self {
+            Replayer::Program { program, .. } => Some(format!(
+                "{} shrink {}",
+                shell_quote(program),
+                shell_quote(&capsule.display().to_string())
+            )),
+            Replayer::Test(_) => None,
+        }
+    }
 }
 
 /// `text` as one shell word: unchanged if it needs no quoting, else in single quotes.

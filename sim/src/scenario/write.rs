@@ -70,7 +70,7 @@ pub fn plan_to_yaml(plan: &RunPlan) -> String {
     let params: Vec<(&str, String)> =
         plan.params.iter().map(|(key, value)| (key.as_str(), param(value))).collect();
     let _ = writeln!(out, "  params: {}", flow(&params));
-    if plan.faults.is_empty() {
+    if plan.faults.is_empty() && plan.triggers.is_empty() {
         out.push_str("faults: []\n");
     } else {
         out.push_str("faults:\n");
@@ -469,6 +469,31 @@ mod tests {
                 );
             }
         }
+    }
+
+    // Proves a plan whose only faults are triggers writes them as the `faults:` list (not
+    // after an empty one), and reads back with them.
+    #[test]
+    fn a_plan_of_triggers_only_reads_back() {
+        let registry = registry();
+        let text = "name: triggered
+topology: {count: 3}
+workload: {name: kv}
+faults:
+  - {name: crash-after-vote, on: {event: vote_granted, probability: 1.0}, kind: crash, restart_after: [1ms, 3ms]}
+phases: {chaos: 1s}
+";
+        let Ok(scenario) = parse("triggered.yaml", text.as_bytes(), &registry) else {
+            panic!("the triggered scenario loads")
+        };
+        let plan = scenario.sample(0);
+        let written = plan_to_yaml(&plan);
+        let again = match parse("plan.yaml", written.as_bytes(), &registry) {
+            Ok(again) => again.sample(0),
+            Err(errors) => panic!("written plan refused:\n{errors}\n{written}"),
+        };
+        assert_eq!(again.triggers, plan.triggers);
+        assert!(!written.contains("faults: []"), "{written}");
     }
 
     // Proves the written file has no swarm and only explicit `at:` times.

@@ -75,7 +75,7 @@ pub struct WalKvParams {
     #[param(default = ms(5))]
     pub interval: Duration,
     /// How many keys the clients use (fewer keys: more overwrites).
-    #[param(default = 4, min = 1)]
+    #[param(default = 4, min = 1, shrink)]
     pub keys: u32,
     /// Group commit: the server syncs appended puts this often.
     #[param(default = ms(3))]
