@@ -31,10 +31,11 @@ use common::{root, TempDir};
 /// (`raft-kv-commit-previous-term`), which needs a precise sequence of elections that one
 /// seed in a hundred of the chaos finds: any change before it loses it, and the default
 /// budget of 2,000 candidates ends the search (see benches/README.md).
-const BUGS: [(&str, u64, usize); 20] = [
+const BUGS: [(&str, u64, usize); 21] = [
     ("dedup-no-resend-after-restart", 3, FAULTS_TARGET),
     ("dedup-nonce-not-persisted", 0, FAULTS_TARGET),
     ("dedup-state-one-slot", 1, FAULTS_TARGET),
+    ("echo-async-corrupt-replies", 0, FAULTS_TARGET),
     ("echo-corrupt-replies", 0, FAULTS_TARGET),
     ("raft-kv-ack-before-fsync", 0, FAULTS_TARGET),
     ("raft-kv-commit-previous-term", 76, 50),
