@@ -245,6 +245,7 @@ fn prepare(
     let options = SweepOptions {
         jobs: args.jobs.map_or(defaults.jobs, |jobs| usize::try_from(jobs).unwrap_or(usize::MAX)),
         check_determinism: args.check_determinism,
+        sample_determinism: true,
         hang_timeout: Duration::from_secs(args.hang_timeout),
         run: runner::RunOptions::default(),
     };

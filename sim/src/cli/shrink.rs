@@ -241,6 +241,7 @@ fn new_capsule(
     let sweep = SweepOptions {
         jobs: 1,
         check_determinism: false,
+        sample_determinism: false,
         hang_timeout: options.hang_timeout,
         run: runner::RunOptions::default(),
     };

@@ -489,7 +489,8 @@ pub fn run_plan_checked(
     checked(run, options).unwrap_or_else(|| run_plan(plan, registry, options))
 }
 
-/// One seed of a sweep, watched by `watch`; `None` if the watch stopped it.
+/// One seed of a sweep, watched by `watch`, run twice and compared if `check_determinism`;
+/// `None` if the watch stopped it.
 pub(crate) fn run_watched(
     plan: &RunPlan,
     registry: &Registry,
@@ -504,7 +505,7 @@ pub(crate) fn run_watched(
             RunEnd::Stopped { .. } => None,
         }
     };
-    let check = check_determinism || sampled_for_determinism(plan.seed);
+    let check = check_determinism;
     let result = if check { checked(run, options) } else { run(options) };
     result.map(|(report, _)| SeedReport { determinism_checked: check, ..report })
 }

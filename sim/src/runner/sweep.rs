@@ -40,7 +40,11 @@ use crate::workload::Registry;
 pub struct SweepOptions {
     /// Worker threads (at least one is used).
     pub jobs: usize,
+    /// Run every seed twice and compare.
     pub check_determinism: bool,
+    /// Run the sampled seeds (`sampled_for_determinism`) twice and compare. On for sweeps;
+    /// off where the "seeds" are one seed's candidates (shrinking) or a re-run.
+    pub sample_determinism: bool,
     /// Wall-clock time without progress after which a running seed is reported as hung.
     pub hang_timeout: Duration,
     pub run: RunOptions,
@@ -51,6 +55,7 @@ impl Default for SweepOptions {
         SweepOptions {
             jobs: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             check_determinism: false,
+            sample_determinism: true,
             hang_timeout: Duration::from_secs(60),
             run: RunOptions::default(),
         }

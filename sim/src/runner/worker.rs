@@ -203,7 +203,9 @@ pub(super) fn run_seed(work: &Work, seed: u64, watch: &Watch) -> Option<SeedRepo
     match plan(work, seed) {
         Ok(plan) => {
             let options = work.options;
-            run_watched(&plan, &work.registry, options.run, options.check_determinism, watch)
+            let check = options.check_determinism
+                || (options.sample_determinism && super::sampled_for_determinism(plan.seed));
+            run_watched(&plan, &work.registry, options.run, check, watch)
         }
         Err(failure) => Some(SeedReport::empty(seed, failure)),
     }

@@ -268,6 +268,7 @@ pub fn write_outputs(
     let sweep = SweepOptions {
         jobs: 1,
         check_determinism: false,
+        sample_determinism: false,
         hang_timeout: options.hang_timeout,
         run: crate::runner::RunOptions::default(),
     };

@@ -371,6 +371,7 @@ pub(super) fn evaluate(
     let sweep = SweepOptions {
         jobs: options.jobs.max(1),
         check_determinism: false,
+        sample_determinism: false,
         hang_timeout: options.hang_timeout,
         run: crate::runner::RunOptions::default(),
     };
